@@ -1,0 +1,111 @@
+/// The product's main output: what `dfgaze score` prints and `POST /score` returns.
+///
+/// Field names are the JSON keys (snake_case), stable across versions.
+public struct ScoreReport: Codable, Sendable, Equatable {
+    /// The video's fake probability: the mean of its clips' fake probabilities.
+    public var fakeProbability: Double
+    /// "fake" when fakeProbability >= the threshold, else "real".
+    public var label: String
+    public var threshold: Double
+    public var clips: [Clip]
+    public var frames: [Frame]
+    public var model: ModelIdentity
+    /// Wall time per stage, in seconds.
+    public var timings: Timings
+
+    public struct Clip: Codable, Sendable, Equatable {
+        /// Indices (0-based, upload order) of the 4 frames of this clip.
+        public var frames: [Int]
+        public var fakeProbability: Double
+        /// Each of the three PSTA heads' softmax index 0.
+        public var headFakeProbabilities: [Double]
+
+        public init(frames: [Int], fakeProbability: Double, headFakeProbabilities: [Double]) {
+            self.frames = frames
+            self.fakeProbability = fakeProbability
+            self.headFakeProbabilities = headFakeProbabilities
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case frames
+            case fakeProbability = "fake_probability"
+            case headFakeProbabilities = "head_fake_probabilities"
+        }
+    }
+
+    public struct Frame: Codable, Sendable, Equatable {
+        public var index: Int
+        public var yawDeg: Double
+        public var pitchDeg: Double
+        /// Unit gaze vector (-cos(pitch)sin(yaw), -sin(pitch), -cos(pitch)cos(yaw)).
+        public var gaze: [Double]
+
+        public init(index: Int, yawDeg: Double, pitchDeg: Double, gaze: [Double]) {
+            self.index = index
+            self.yawDeg = yawDeg
+            self.pitchDeg = pitchDeg
+            self.gaze = gaze
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case index
+            case yawDeg = "yaw_deg"
+            case pitchDeg = "pitch_deg"
+            case gaze
+        }
+    }
+
+    public struct ModelIdentity: Codable, Sendable, Equatable {
+        public var name: String
+        /// The manifest's name for the weights, e.g. "dfgaze-demo-v1".
+        public var weights: String
+        /// True for the deterministic demo weights: such scores mean nothing about the video.
+        public var demo: Bool
+        /// SHA-256 of each weights file, by network (gam, tam, aam, agg).
+        public var sha256: [String: String]
+
+        public init(name: String, weights: String, demo: Bool, sha256: [String: String]) {
+            self.name = name
+            self.weights = weights
+            self.demo = demo
+            self.sha256 = sha256
+        }
+    }
+
+    public struct Timings: Codable, Sendable, Equatable {
+        public var decodeSeconds: Double
+        public var preprocessSeconds: Double
+        public var forwardSeconds: Double
+        public var totalSeconds: Double
+
+        public init(decodeSeconds: Double = 0, preprocessSeconds: Double = 0, forwardSeconds: Double = 0, totalSeconds: Double = 0) {
+            self.decodeSeconds = decodeSeconds
+            self.preprocessSeconds = preprocessSeconds
+            self.forwardSeconds = forwardSeconds
+            self.totalSeconds = totalSeconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case decodeSeconds = "decode_s"
+            case preprocessSeconds = "preprocess_s"
+            case forwardSeconds = "forward_s"
+            case totalSeconds = "total_s"
+        }
+    }
+
+    public init(fakeProbability: Double, label: String, threshold: Double, clips: [Clip], frames: [Frame],
+                model: ModelIdentity, timings: Timings) {
+        self.fakeProbability = fakeProbability
+        self.label = label
+        self.threshold = threshold
+        self.clips = clips
+        self.frames = frames
+        self.model = model
+        self.timings = timings
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case fakeProbability = "fake_probability"
+        case label, threshold, clips, frames, model, timings
+    }
+}

@@ -1,0 +1,1 @@
+// HTTPServer module: see Package.swift for its place in the architecture.

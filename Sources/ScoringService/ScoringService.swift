@@ -1,0 +1,1 @@
+// ScoringService module: see Package.swift for its place in the architecture.

@@ -1,0 +1,89 @@
+/// Activations of a batch of frames, stored channel-major as [C][N][H][W].
+///
+/// Why not NCHW: with the batch inside the channel, a convolution over all frames is one GEMM,
+/// weights [O, C·kh·kw] × columns [C·kh·kw, N·H·W] = output [O, N·H·W], and a 1x1 stride-1
+/// convolution needs no im2col at all. Channel slices (Res2Net's splits, concatenation) are
+/// contiguous ranges.
+public struct FeatureMap: Sendable {
+    public var channels: Int
+    public var batch: Int
+    public var height: Int
+    public var width: Int
+    public var values: [Float]
+
+    public init(channels: Int, batch: Int, height: Int, width: Int, values: [Float]) {
+        precondition(values.count == channels * batch * height * width, "FeatureMap size mismatch")
+        self.channels = channels
+        self.batch = batch
+        self.height = height
+        self.width = width
+        self.values = values
+    }
+
+    public init(channels: Int, batch: Int, height: Int, width: Int) {
+        self.init(channels: channels, batch: batch, height: height, width: width,
+                  values: [Float](repeating: 0, count: channels * batch * height * width))
+    }
+
+    /// Elements of one (channel, frame) plane.
+    @inlinable public var planeSize: Int { height * width }
+    /// Elements of one channel across the batch: the GEMM's column count.
+    @inlinable public var columns: Int { batch * height * width }
+
+    /// Builds a map from frames stored one after another as [N][C][H][W] (PyTorch's layout).
+    public init(nchw: [Float], batch: Int, channels: Int, height: Int, width: Int) {
+        let plane = height * width
+        precondition(nchw.count == batch * channels * plane, "NCHW size mismatch")
+        var out = [Float](repeating: 0, count: nchw.count)
+        out.withUnsafeMutableBufferPointer { dst in
+            nchw.withUnsafeBufferPointer { src in
+                for n in 0..<batch {
+                    for c in 0..<channels {
+                        let s = (n * channels + c) * plane
+                        let d = (c * batch + n) * plane
+                        for i in 0..<plane { dst[d + i] = src[s + i] }
+                    }
+                }
+            }
+        }
+        self.init(channels: channels, batch: batch, height: height, width: width, values: out)
+    }
+
+    /// The frames back in PyTorch's [N][C][H][W] order.
+    public func nchw() -> [Float] {
+        let plane = planeSize
+        var out = [Float](repeating: 0, count: values.count)
+        out.withUnsafeMutableBufferPointer { dst in
+            values.withUnsafeBufferPointer { src in
+                for c in 0..<channels {
+                    for n in 0..<batch {
+                        let s = (c * batch + n) * plane
+                        let d = (n * channels + c) * plane
+                        for i in 0..<plane { dst[d + i] = src[s + i] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Channels `range` of every frame (contiguous in this layout).
+    public func channels(_ range: Range<Int>) -> FeatureMap {
+        let per = columns
+        return FeatureMap(channels: range.count, batch: batch, height: height, width: width,
+                          values: Array(values[(range.lowerBound * per)..<(range.upperBound * per)]))
+    }
+
+    /// Concatenation along channels (torch.cat(dim=1)).
+    public static func concatenate(_ maps: [FeatureMap]) -> FeatureMap {
+        precondition(!maps.isEmpty)
+        let first = maps[0]
+        precondition(maps.allSatisfy { $0.batch == first.batch && $0.height == first.height && $0.width == first.width },
+                     "concatenated maps differ in batch or size")
+        var values = [Float]()
+        values.reserveCapacity(maps.reduce(0) { $0 + $1.values.count })
+        for m in maps { values.append(contentsOf: m.values) }
+        return FeatureMap(channels: maps.reduce(0) { $0 + $1.channels }, batch: first.batch,
+                          height: first.height, width: first.width, values: values)
+    }
+}

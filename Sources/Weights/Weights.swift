@@ -1,0 +1,1 @@
+// Weights module: see Package.swift for its place in the architecture.

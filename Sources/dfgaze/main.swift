@@ -1,0 +1,1 @@
+print("dfgaze: not yet wired")
