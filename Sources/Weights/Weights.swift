@@ -1,1 +1,0 @@
-// Weights module: see Package.swift for its place in the architecture.
