@@ -38,6 +38,8 @@ public final class WeightBinder {
     /// Keys present in the file that the forward pass legitimately never reads.
     private let ignored: (String) -> Bool
     private var used = Set<String>()
+    /// Every key asked for, in order, with its shape: the network's parameter spec.
+    public private(set) var requested: [(key: String, shape: [Int])] = []
     private var missing: [String] = []
     private var misshapen: [(key: String, expected: [Int], found: [Int])] = []
 
@@ -50,7 +52,7 @@ public final class WeightBinder {
     /// The tensor stored under `key`, which must have `shape`. On a problem, records it and
     /// returns zeros of that shape so binding can go on and report everything.
     public func take(_ key: String, shape: [Int]) -> Tensor {
-        used.insert(key)
+        if used.insert(key).inserted { requested.append((key, shape)) }
         guard let t = state[key] else {
             missing.append(key)
             return Tensor(zeros: shape)
