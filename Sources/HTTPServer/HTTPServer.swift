@@ -207,9 +207,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     func record(_ record: HTTPRequestRecord) {
         logger.info("request", metadata: [
-            "method": "\(record.method)", "path": "\(record.path)", "status": "\(record.status)",
-            "bytes": "\(record.responseBytes)", "request_bytes": "\(record.requestBytes)",
-            "duration_ms": "\((record.duration * 1e6).rounded() / 1e3)",
+            "method": "\(record.method)", "path": "\(record.path)", "status": .stringConvertible(record.status),
+            "bytes": .stringConvertible(record.responseBytes), "request_bytes": .stringConvertible(record.requestBytes),
+            "duration_ms": .stringConvertible((record.duration * 1e6).rounded() / 1e3),
             "request_id": "\(record.requestID)", "remote": "\(record.remoteAddress)",
         ])
         observer?(record)
