@@ -289,4 +289,17 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.5)
         XCTAssertEqual(server.openConnections, 0)
     }
+
+    func testHundredsOfSlowConnectionsDoNotStarveOthers() throws {
+        let server = try startServer(routes: standardRoutes)
+        let slow = try (0..<300).map { _ in try RawClient(port: server.port) }
+        for client in slow { client.send("GET /hello HTTP/1.1\r\nHost: t\r\n") }  // never finished
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(server.openConnections, 300)
+        let start = Date()
+        let client = try RawClient(port: server.port)
+        client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 200)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.5)
+    }
 }
