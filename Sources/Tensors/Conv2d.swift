@@ -42,11 +42,14 @@ public struct Conv2d: Sendable {
     public mutating func fold(batchNorm bn: BatchNorm) {
         precondition(bn.channels == outChannels, "BatchNorm has \(bn.channels) channels, conv has \(outChannels)")
         let k = inChannels * kernelHeight * kernelWidth
-        for o in 0..<outChannels {
-            let scale = bn.scale[o]
-            for j in 0..<k { weight[o * k + j] *= scale }
-            bias[o] = bias[o] * scale + bn.shift[o]
+        weight.withUnsafeMutableBufferPointer { w in
+            for o in 0..<outChannels {
+                let scale = bn.scale[o]
+                let row = w.baseAddress! + o * k
+                for j in 0..<k { row[j] *= scale }
+            }
         }
+        for o in 0..<outChannels { bias[o] = bias[o] * bn.scale[o] + bn.shift[o] }
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -63,12 +66,13 @@ public struct Conv2d: Sendable {
     public func callAsFunction(_ x: FeatureMap, relu: Bool = false, adding residual: FeatureMap? = nil) -> FeatureMap {
         precondition(x.channels == inChannels, "conv expects \(inChannels) channels, got \(x.channels)")
         let (oh, ow) = outputSize(height: x.height, width: x.width)
-        var y = FeatureMap(channels: outChannels, batch: x.batch, height: oh, width: ow)
+        let count = outChannels * x.batch * oh * ow
         if let residual {
-            precondition(residual.values.count == y.values.count, "residual shape differs from conv output")
+            precondition(residual.values.count == count, "residual shape differs from conv output")
         }
-        x.values.withUnsafeBufferPointer { src in
-            y.values.withUnsafeMutableBufferPointer { dst in
+        // `run` writes every output element, so the buffer starts uninitialized.
+        let values = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+            x.values.withUnsafeBufferPointer { src in
                 if let residual {
                     residual.values.withUnsafeBufferPointer { r in
                         run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width,
@@ -79,8 +83,9 @@ public struct Conv2d: Sendable {
                         into: dst.baseAddress!, relu: relu, residual: nil)
                 }
             }
+            initialized = count
         }
-        return y
+        return FeatureMap(channels: outChannels, batch: x.batch, height: oh, width: ow, values: values)
     }
 
     /// Convolves channels `input` of x and writes the result to channels `at..<at+O` of y
@@ -112,9 +117,10 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// The kernel: GEMM weights [O, K] x columns [K, N·H'·W'], then one pass for bias, residual
-    /// and ReLU. `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W'. When
-    /// `forceUnfold`, the input is copied to columns first, so output may alias it.
+    /// The kernel: the output starts as bias (+ residual), GEMM weights [O, K] x columns
+    /// [K, N·H'·W'] accumulates onto it (beta = 1: no separate zeroing or bias pass), then ReLU.
+    /// `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W', written in full.
+    /// When `forceUnfold`, the input is copied to columns first, so output may alias it.
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?,
              forceUnfold: Bool = false) {
@@ -122,36 +128,32 @@ public struct Conv2d: Sendable {
         let n = batch * oh * ow
         let k = inChannels * kernelHeight * kernelWidth
         let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 && !forceUnfold
-        func gemm(_ columns: UnsafePointer<Float>) {
-            weight.withUnsafeBufferPointer { w in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                            Int32(outChannels), Int32(n), Int32(k),
-                            1, w.baseAddress, Int32(k), columns, Int32(n),
-                            0, output, Int32(n))
-            }
-        }
-        if direct {
-            gemm(input)
-        } else {
-            let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
-            defer { columns.deallocate() }
-            im2col(input, batch: batch, height: height, width: width, outHeight: oh, outWidth: ow, into: columns)
-            gemm(columns)
+        var columns: UnsafeMutablePointer<Float>? = nil
+        defer { columns?.deallocate() }
+        if !direct {
+            let unfolded = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+            im2col(input, batch: batch, height: height, width: width, outHeight: oh, outWidth: ow, into: unfolded)
+            columns = unfolded
         }
         bias.withUnsafeBufferPointer { b in
             for o in 0..<outChannels {
-                let row = output + o * n
-                let bo = b[o]
+                let (row, bo) = (output + o * n, b[o])
                 if let residual {
                     let r = residual + o * n
-                    if relu { for i in 0..<n { row[i] = max(row[i] + bo + r[i], 0) } }
-                    else { for i in 0..<n { row[i] = row[i] + bo + r[i] } }
-                } else if relu {
-                    for i in 0..<n { row[i] = max(row[i] + bo, 0) }
+                    for i in 0..<n { row[i] = r[i] + bo }
                 } else {
-                    for i in 0..<n { row[i] += bo }
+                    row.update(repeating: bo, count: n)
                 }
             }
+        }
+        weight.withUnsafeBufferPointer { w in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                        Int32(outChannels), Int32(n), Int32(k),
+                        1, w.baseAddress, Int32(k), columns.map { UnsafePointer($0) } ?? input, Int32(n),
+                        1, output, Int32(n))
+        }
+        if relu {
+            for i in 0..<(outChannels * n) { output[i] = max(output[i], 0) }
         }
     }
 
