@@ -69,8 +69,11 @@ final class BackboneForwardTests: XCTestCase {
         let cases = try XCTUnwrap((try Fixture.json("expected.json") as? [String: Any])?["cases"] as? [String: Any])
         let frames = try XCTUnwrap((cases["video8"] as? [String: Any])?["frames"] as? [[String: Any]])
         XCTAssertEqual(gaze.count, names.count, line: line)
+        var worst = 0.0
+        defer { print("gaze: max angle error \(worst) degrees") }
         for (g, name) in zip(gaze, names) {
             let f = try XCTUnwrap(frames.first { $0["name"] as? String == name })
+            worst = max(worst, abs(g.yawDeg - (f["yaw_deg"] as? Double ?? .nan)), abs(g.pitchDeg - (f["pitch_deg"] as? Double ?? .nan)))
             XCTAssertEqual(g.yawDeg, try XCTUnwrap(f["yaw_deg"] as? Double), accuracy: 1e-3, "\(name) yaw", line: line)
             XCTAssertEqual(g.pitchDeg, try XCTUnwrap(f["pitch_deg"] as? Double), accuracy: 1e-3, "\(name) pitch", line: line)
             let vector = try XCTUnwrap(f["vector"] as? [Double])
