@@ -1,6 +1,5 @@
 import Foundation
 import Tensors
-import ZIPFoundation
 
 /// The tensors of a PyTorch state dict.
 public struct Checkpoint: Sendable {
@@ -19,7 +18,11 @@ public struct Checkpoint: Sendable {
 /// torch 1.8-era files and the file's stem in later ones, so it is found from data.pkl.
 public enum PyTorchCheckpoint {
     public static func load(contentsOf url: URL) throws -> Checkpoint {
-        let archive = try CheckpointArchive(url: url)
+        try load(data: Data(contentsOf: url, options: .mappedIfSafe))
+    }
+
+    public static func load(data: Data) throws -> Checkpoint {
+        let archive = try CheckpointArchive(zip: StoredZip(data))
         try archive.checkByteOrder()
         var storages = StorageCache(archive: archive)
         var floatTensors = StateDict()
@@ -32,21 +35,12 @@ public enum PyTorchCheckpoint {
             let storage = try storages.storage(for: reference, key: key)
             switch reference.storageType {
             case .float32: floatTensors[key] = try reference.tensor(from: storage.floats, key: key)
-            case .int64:
+            case .int64: // checked like a float tensor, though its values are not kept
                 _ = try reference.elementCount(key: key)
                 otherKeys.append(key)
             }
         }
         return Checkpoint(floatTensors: floatTensors, otherKeys: otherKeys.sorted())
-    }
-
-    /// ZIPFoundation's in-memory archives trap when a corrupt offset points past the end of the
-    /// data, while its file-backed ones just read nothing, so the bytes go through a temporary file.
-    public static func load(data: Data) throws -> Checkpoint {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString).pt")
-        try data.write(to: url)
-        defer { try? FileManager.default.removeItem(at: url) }
-        return try load(contentsOf: url)
     }
 
     /// The (key, value) pairs of the pickled dict, nested dicts flattened to "outer.inner" keys.
@@ -236,22 +230,22 @@ struct StorageCache {
     var storages: [String: Storage] = [:]
 
     mutating func storage(for reference: TensorReference, key: String) throws -> Storage {
-        let record = archive.root + "/data/" + reference.storageKey
+        let path = archive.root + "/data/" + reference.storageKey
         if let known = storages[reference.storageKey] {
             guard known.type == reference.storageType, known.count == reference.storageCount else {
-                throw CheckpointError.inconsistentStorage(key: key, record: record)
+                throw CheckpointError.inconsistentStorage(key: key, record: path)
             }
             return known
         }
-        guard let entry = archive.entries[record] else {
-            throw CheckpointError.missingStorageRecord(key: key, record: record)
+        guard let record = archive.record("data/" + reference.storageKey) else {
+            throw CheckpointError.missingStorageRecord(key: key, record: path)
         }
         let (bytes, overflow) = reference.storageCount.multipliedReportingOverflow(by: reference.storageType.itemSize)
-        guard !overflow, entry.uncompressedSize == UInt64(bytes) else {
-            throw CheckpointError.storageSizeMismatch(key: key, record: record, expectedBytes: overflow ? .max : bytes,
-                                                      foundBytes: entry.uncompressedSize)
+        guard !overflow, record.size == UInt64(bytes) else {
+            throw CheckpointError.storageSizeMismatch(key: key, record: path, expectedBytes: overflow ? .max : bytes,
+                                                      foundBytes: record.size)
         }
-        let data = try archive.read(entry)
+        let data = try archive.zip.contents(record)
         let floats = reference.storageType == .float32 ? Self.littleEndianFloats(data) : []
         let storage = Storage(type: reference.storageType, count: reference.storageCount, floats: floats)
         storages[reference.storageKey] = storage
@@ -259,81 +253,45 @@ struct StorageCache {
     }
 
     static func littleEndianFloats(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in
-            (0..<raw.count / 4).map {
-                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
-            }
-        }
+        var floats = [Float](repeating: 0, count: data.count / 4)
+        floats.withUnsafeMutableBytes { out in data.withUnsafeBytes { out.copyMemory(from: $0) } }
+        #if _endian(big)
+        floats = floats.map { Float(bitPattern: $0.bitPattern.byteSwapped) }
+        #endif
+        return floats
     }
 }
 
-/// The zip container: its entries by path and the root folder holding data.pkl.
+/// The checkpoint's records under the root folder that holds data.pkl.
 struct CheckpointArchive {
-    let archive: Archive
-    let entries: [String: Entry]
+    let zip: StoredZip
     let root: String
-    let byteCount: UInt64
 
-    init(url: URL) throws {
-        byteCount = UInt64(try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0)
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw CheckpointError.notAZipArchive("\(error)")
-        }
-        var entries: [String: Entry] = [:]
-        for entry in archive { entries[entry.path] = entry }
-        let pickles = entries.keys.filter {
+    init(zip: StoredZip) throws {
+        self.zip = zip
+        let pickles = zip.records.keys.filter {
             $0.hasSuffix("/data.pkl") && $0.split(separator: "/", omittingEmptySubsequences: false).count == 2
         }.sorted()
         guard let pickle = pickles.first else { throw CheckpointError.missingDataPickle }
         guard pickles.count == 1 else { throw CheckpointError.ambiguousDataPickle(pickles) }
-        self.entries = entries
         root = String(pickle.dropLast("/data.pkl".count))
     }
 
+    func record(_ name: String) -> StoredZip.Record? { zip.records[root + "/" + name] }
+
     /// torch >= 1.10 records the saving machine's byte order; older files are little-endian.
     func checkByteOrder() throws {
-        guard let entry = entries[root + "/byteorder"] else { return }
-        let order = String(decoding: try read(entry), as: UTF8.self)
+        guard let record = record("byteorder") else { return }
+        let order = String(decoding: try zip.contents(record), as: UTF8.self)
         guard order == "little" else { throw CheckpointError.unsupportedByteOrder(order) }
     }
 
     func statePickle() throws -> PickleValue {
-        let path = root + "/data.pkl"
-        guard let entry = entries[path] else { throw CheckpointError.missingDataPickle }
+        guard let record = record("data.pkl") else { throw CheckpointError.missingDataPickle }
         do {
-            return try Pickle.load([UInt8](try read(entry)))
+            return try Pickle.load([UInt8](try zip.contents(record)))
         } catch let error as PickleError {
-            throw CheckpointError.malformedPickle(entry: path, error)
+            throw CheckpointError.malformedPickle(entry: record.path, error)
         }
-    }
-
-    /// The entry's bytes, after checking its declared size fits the archive (deflate expands at
-    /// most 1032-fold) and, once read, its length and CRC-32.
-    func read(_ entry: Entry) throws -> Data {
-        let path = entry.path
-        func corrupt(_ reason: String) -> CheckpointError { .corruptEntry(path, reason: reason) }
-        let declared = entry.uncompressedSize
-        let (inflated, overflow) = entry.compressedSize.multipliedReportingOverflow(by: 1032)
-        guard entry.type == .file, entry.compressedSize <= byteCount,
-              entry.isCompressed ? !overflow && declared <= inflated : declared == entry.compressedSize else {
-            throw corrupt("its declared size of \(declared) bytes does not fit an archive of \(byteCount) bytes")
-        }
-        var data = Data(capacity: Int(declared))
-        let checksum: CRC32
-        do {
-            checksum = try archive.extract(entry) { chunk in
-                guard UInt64(data.count + chunk.count) <= declared else { throw corrupt("it holds more than its declared size") }
-                data.append(chunk)
-            }
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
-            throw corrupt("\(error)")
-        }
-        guard UInt64(data.count) == declared else { throw corrupt("it ends after \(data.count) of \(declared) bytes") }
-        guard checksum == entry.checksum else { throw corrupt("its CRC-32 does not match") }
-        return data
     }
 }
