@@ -44,6 +44,25 @@ final class CheckpointTests: XCTestCase {
         try assertMatchesTorch("state_dict_torch18.pt")
     }
 
+    func testLegacyFormatIsBitIdenticalToTorch() throws {
+        try assertMatchesTorch("state_dict_legacy.pt")
+    }
+
+    func testLegacyStorageCutShortIsRefused() throws {
+        let bytes = try Data(contentsOf: resource("state_dict_legacy.pt")).dropLast(4)
+        XCTAssertCheckpointError(try PyTorchCheckpoint.load(data: Data(bytes))) {
+            if case .malformedLegacyFile = $0 { true } else { false }
+        }
+    }
+
+    func testLegacyBigEndianIsRefused() throws {
+        var bytes = [UInt8](try Data(contentsOf: resource("state_dict_legacy.pt")))
+        let key = try XCTUnwrap(Self.lastIndex(of: Array("little_endian".utf8), in: bytes))
+        let flag = try XCTUnwrap(bytes[key...].firstIndex(of: 0x88))  // NEWTRUE after the key's BINPUT
+        bytes[flag] = 0x89
+        XCTAssertCheckpointError(try PyTorchCheckpoint.load(data: Data(bytes))) { $0 == .unsupportedByteOrder("big") }
+    }
+
     func testRefusesPickleCallingOsSystem() {
         XCTAssertCheckpointError(try PyTorchCheckpoint.load(contentsOf: resource("hostile_os_system.pt"))) {
             guard case .malformedPickle("hostile/data.pkl", let e) = $0 else { return false }
@@ -75,18 +94,20 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
-    /// Random byte flips of a real checkpoint load or throw, never crash.
+    /// Random byte flips of real checkpoints, zip and legacy, load or throw, never crash.
     func testCorruptedCheckpointsThrowOrLoad() throws {
-        let original = [UInt8](try Data(contentsOf: resource("state_dict.pt")))
         var random = SplitMix64(seed: 7)
-        for _ in 0..<1000 {
-            var bytes = original
-            for _ in 0..<1 + Int(random.next() % 4) {
-                bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
-            }
-            do {
-                _ = try PyTorchCheckpoint.load(data: Data(bytes))
-            } catch is CheckpointError {
+        for file in ["state_dict.pt", "state_dict_legacy.pt"] {
+            let original = [UInt8](try Data(contentsOf: resource(file)))
+            for _ in 0..<1000 {
+                var bytes = original
+                for _ in 0..<1 + Int(random.next() % 4) {
+                    bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
+                }
+                do {
+                    _ = try PyTorchCheckpoint.load(data: Data(bytes))
+                } catch is CheckpointError {
+                }
             }
         }
     }
@@ -187,7 +208,7 @@ final class CheckpointTests: XCTestCase {
     func testMissingStorageRecordIsRefused() throws {
         let pickle = PickleBytes.stateDict([("w", { $0.tensor(storage: "7", numel: 4, shape: [4], strides: [1]) })])
         XCTAssertCheckpointError(try PyTorchCheckpoint.load(data: try self.archive(pickle))) {
-            $0 == .missingStorageRecord(key: "w", record: "arch/data/7")
+            $0 == .missingStorageRecord(key: "w", storage: "7")
         }
     }
 
@@ -197,7 +218,7 @@ final class CheckpointTests: XCTestCase {
             ("b", { $0.tensor(storage: "0", numel: 2, shape: [2], strides: [1]) }),
         ])
         XCTAssertCheckpointError(try PyTorchCheckpoint.load(data: try self.archive(pickle))) {
-            $0 == .inconsistentStorage(key: "b", record: "arch/data/0")
+            $0 == .inconsistentStorage(key: "b", storage: "0")
         }
     }
 

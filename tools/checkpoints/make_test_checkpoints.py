@@ -7,6 +7,8 @@ Outputs go to Tests/WeightsTests/Resources/checkpoints/ (a few KB, committed).
 
 - state_dict.pt          torch.save of a small state dict, in the current zip layout.
 - state_dict_torch18.pt  the same state dict in the layout torch 1.8 wrote (see `torch18_layout`).
+- state_dict_legacy.pt   the same state dict in the pre-1.6 format (`_use_new_zipfile_serialization=False`),
+                         as the 2019 Res2Net and FairFace checkpoints were written.
 - expected.json          every tensor's shape and float32 bit patterns, read back with torch.load,
                          so the Swift test can prove the tensors are bit-identical.
 - hostile_*.pt           files the loader must refuse with a clear error (see `write_hostile`).
@@ -135,8 +137,10 @@ def main():
     current = os.path.join(OUT, "state_dict.pt")
     torch.save(make_state_dict(), current)
     torch18_layout(current, os.path.join(OUT, "state_dict_torch18.pt"))
+    torch.save(make_state_dict(), os.path.join(OUT, "state_dict_legacy.pt"), _use_new_zipfile_serialization=False)
     expected = expected_json(current)
-    assert expected == expected_json(os.path.join(OUT, "state_dict_torch18.pt"))
+    for layout in ["state_dict_torch18.pt", "state_dict_legacy.pt"]:
+        assert expected == expected_json(os.path.join(OUT, layout)), layout
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
     write_hostile(current)

@@ -10,15 +10,16 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case duplicateKey(String)
     case malformedTensor(key: String, reason: String)
     case unsupportedStorageType(key: String, type: String)
-    case missingStorageRecord(key: String, record: String)
+    case missingStorageRecord(key: String, storage: String)
     case storageSizeMismatch(key: String, record: String, expectedBytes: Int, foundBytes: UInt64)
-    case inconsistentStorage(key: String, record: String)
+    case inconsistentStorage(key: String, storage: String)
+    case malformedLegacyFile(String)
     case viewOutOfBounds(key: String, offset: Int, shape: [Int], strides: [Int], storageCount: Int)
 
     public var description: String {
         switch self {
         case .notAZipArchive(let why):
-            "not a PyTorch zip checkpoint (\(why)); files from torch < 1.6 must be re-saved with a current torch"
+            "not a PyTorch checkpoint (neither a torch zip archive nor the legacy format): \(why)"
         case .missingDataPickle:
             "the archive has no <root>/data.pkl record"
         case .ambiguousDataPickle(let paths):
@@ -37,12 +38,14 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             "tensor \(key): \(reason)"
         case .unsupportedStorageType(let key, let type):
             "tensor \(key) is stored as \(type); only torch.FloatStorage (float32) and torch.LongStorage (int64) are supported"
-        case .missingStorageRecord(let key, let record):
-            "tensor \(key) refers to storage record \(record), which the archive does not hold"
+        case .missingStorageRecord(let key, let storage):
+            "tensor \(key) refers to storage \(storage), which the file does not hold"
         case .storageSizeMismatch(let key, let record, let expected, let found):
             "tensor \(key): storage record \(record) holds \(found) bytes, its declared element count needs \(expected)"
-        case .inconsistentStorage(let key, let record):
-            "tensor \(key) declares storage \(record) with another type or element count than an earlier tensor"
+        case .inconsistentStorage(let key, let storage):
+            "tensor \(key) declares storage \(storage) with another type or element count than an earlier tensor"
+        case .malformedLegacyFile(let reason):
+            "legacy (torch < 1.6) checkpoint: \(reason)"
         case .viewOutOfBounds(let key, let offset, let shape, let strides, let count):
             "tensor \(key): view at offset \(offset) with shape \(shape) and strides \(strides) reaches past its storage of \(count) elements"
         }

@@ -113,10 +113,20 @@ public struct Pickle {
     /// Reads one pickle from the start of `bytes`; bytes after its STOP are ignored, as in Python.
     public static func load(_ bytes: [UInt8], allowedGlobals: Set<PickleGlobal> = stateDictGlobals,
                             limits: Limits = Limits()) throws -> PickleValue {
-        var machine = Machine(bytes: bytes, allowed: allowedGlobals, limits: limits)
+        var offset = 0
+        return try load(Data(bytes), at: &offset, allowedGlobals: allowedGlobals, limits: limits)
+    }
+
+    /// Reads the pickle starting `offset` bytes into `bytes` and moves `offset` past its STOP,
+    /// for formats that store several pickles in a row.
+    public static func load(_ bytes: Data, at offset: inout Int, allowedGlobals: Set<PickleGlobal> = stateDictGlobals,
+                            limits: Limits = Limits()) throws -> PickleValue {
+        var machine = Machine(bytes: bytes, start: offset, allowed: allowedGlobals, limits: limits)
         let top = try machine.run()
         var budget = limits.maxValues
-        return try machine.value(of: top, budget: &budget)
+        let value = try machine.value(of: top, budget: &budget)
+        offset = machine.position
+        return value
     }
 }
 
@@ -152,7 +162,8 @@ private indirect enum Item {
 }
 
 private struct Machine {
-    let bytes: [UInt8]
+    /// The input; `position` and error offsets count from its start.
+    let bytes: Data
     let allowed: Set<PickleGlobal>
     let limits: Pickle.Limits
     var position = 0
@@ -161,8 +172,9 @@ private struct Machine {
     var marks: [Int] = []
     var memo: [Int: Item] = [:]
 
-    init(bytes: [UInt8], allowed: Set<PickleGlobal>, limits: Pickle.Limits) {
-        self.bytes = bytes
+    init(bytes: Data, start: Int, allowed: Set<PickleGlobal>, limits: Pickle.Limits) {
+        self.bytes = bytes.startIndex == 0 ? bytes : Data(bytes)
+        position = start
         self.allowed = allowed
         self.limits = limits
     }
@@ -171,8 +183,10 @@ private struct Machine {
 
     // MARK: Reading the input
 
-    mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
-        guard count >= 0, count <= bytes.count - position else { throw fail(.truncated) }
+    mutating func take(_ count: Int) throws -> Data {
+        guard position >= 0, count >= 0, position <= bytes.count, count <= bytes.count - position else {
+            throw fail(.truncated)
+        }
         defer { position += count }
         return bytes[position..<position + count]
     }
@@ -190,7 +204,10 @@ private struct Machine {
 
     /// One newline-terminated line of GLOBAL's text operand.
     mutating func line() throws -> String {
-        guard let end = bytes[position...].prefix(256).firstIndex(of: 0x0A) else { throw fail(.truncated) }
+        guard position <= bytes.count,
+              let end = bytes[position..<min(bytes.count, position + 256)].firstIndex(of: 0x0A) else {
+            throw fail(.truncated)
+        }
         let s = try string(length: UInt64(end - position))
         position += 1
         return s

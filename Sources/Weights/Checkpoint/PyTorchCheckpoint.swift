@@ -10,25 +10,42 @@ public struct Checkpoint: Sendable {
     public var otherKeys: [String]
 }
 
-/// Reads checkpoints written by `torch.save` (the zip format of torch >= 1.6) without Python and
-/// without running anything, like `torch.load(weights_only=True, map_location="cpu")`.
+/// Reads checkpoints written by `torch.save` without Python and without running anything, like
+/// `torch.load(weights_only=True, map_location="cpu")`.
 ///
-/// The archive holds `<root>/data.pkl`, a pickle of the state dict whose tensors refer to
-/// `<root>/data/<key>` records of raw little-endian elements. The root folder is `archive` in
-/// torch 1.8-era files and the file's stem in later ones, so it is found from data.pkl.
+/// Since torch 1.6 a checkpoint is a zip holding `<root>/data.pkl`, a pickle of the state dict
+/// whose tensors refer to `<root>/data/<key>` records of raw little-endian elements. The root
+/// folder is `archive` in torch 1.8-era files and the file's stem in later ones, so it is found
+/// from data.pkl. Older files use the legacy format (`LegacyCheckpoint`), recognised by its magic number.
 public enum PyTorchCheckpoint {
     public static func load(contentsOf url: URL) throws -> Checkpoint {
         try load(data: Data(contentsOf: url, options: .mappedIfSafe))
     }
 
     public static func load(data: Data) throws -> Checkpoint {
+        if data.starts(with: LegacyCheckpoint.magic) {
+            let legacy = try LegacyCheckpoint(data)
+            let entries = try tensorEntries(legacy.state)
+            let records = try legacy.storageRecords(for: entries.compactMap(\.tensor))
+            return try checkpoint(entries) { records[$0] }
+        }
         let archive = try CheckpointArchive(zip: StoredZip(data))
         try archive.checkByteOrder()
-        var storages = StorageCache(archive: archive)
+        return try checkpoint(try tensorEntries(try archive.statePickle()), records: archive.storageRecord)
+    }
+
+    /// The state dict's entries, each with its tensor description when it is a tensor.
+    static func tensorEntries(_ state: PickleValue) throws -> [(key: String, tensor: TensorReference?)] {
+        try stateDictEntries(state).map { ($0, try TensorReference(key: $0, value: $1)) }
+    }
+
+    static func checkpoint(_ entries: [(key: String, tensor: TensorReference?)],
+                           records: @escaping (String) -> StorageRecord?) throws -> Checkpoint {
+        var storages = StorageCache(records: records)
         var floatTensors = StateDict()
         var otherKeys: [String] = []
-        for (key, value) in try stateDictEntries(try archive.statePickle()) {
-            guard let reference = try TensorReference(key: key, value: value) else {
+        for (key, reference) in entries {
+            guard let reference else {
                 otherKeys.append(key)
                 continue
             }
@@ -133,7 +150,9 @@ struct TensorReference {
                   args.count == 6 || args[6] == .none || args[6] == .dict([]) else {
                 throw malformed("_rebuild_tensor_v2 needs (storage, offset, size, stride, requires_grad, no backward hooks, no metadata)")
             }
-            guard case .persistentID(.tuple(let id)) = args[0], id.count == 5, id[0] == .string("storage"),
+            // Legacy files add a sixth item, view_metadata, None unless the storage is a view.
+            guard case .persistentID(.tuple(let id)) = args[0], id.count == 5 || id.count == 6 && id[5] == .none,
+                  id[0] == .string("storage"),
                   case .global(let type) = id[1], case .string(let storageKey) = id[2], case .string = id[3],
                   case .int(let count) = id[4], let storageCount = Int(exactly: count), storageCount >= 0 else {
                 throw malformed("the storage is not ('storage', type, key, location, numel)")
@@ -217,7 +236,14 @@ struct TensorReference {
     }
 }
 
-/// Storages read from the archive once each, however many tensors share them.
+/// The bytes of one storage, read only when a tensor needs them.
+struct StorageRecord {
+    let path: String
+    let size: UInt64
+    let contents: () throws -> Data
+}
+
+/// Storages read once each, however many tensors share them.
 struct StorageCache {
     struct Storage {
         let type: StorageType
@@ -226,26 +252,25 @@ struct StorageCache {
         let floats: [Float]
     }
 
-    let archive: CheckpointArchive
+    let records: (String) -> StorageRecord?
     var storages: [String: Storage] = [:]
 
     mutating func storage(for reference: TensorReference, key: String) throws -> Storage {
-        let path = archive.root + "/data/" + reference.storageKey
         if let known = storages[reference.storageKey] {
             guard known.type == reference.storageType, known.count == reference.storageCount else {
-                throw CheckpointError.inconsistentStorage(key: key, record: path)
+                throw CheckpointError.inconsistentStorage(key: key, storage: reference.storageKey)
             }
             return known
         }
-        guard let record = archive.record("data/" + reference.storageKey) else {
-            throw CheckpointError.missingStorageRecord(key: key, record: path)
+        guard let record = records(reference.storageKey) else {
+            throw CheckpointError.missingStorageRecord(key: key, storage: reference.storageKey)
         }
         let (bytes, overflow) = reference.storageCount.multipliedReportingOverflow(by: reference.storageType.itemSize)
         guard !overflow, record.size == UInt64(bytes) else {
-            throw CheckpointError.storageSizeMismatch(key: key, record: path, expectedBytes: overflow ? .max : bytes,
+            throw CheckpointError.storageSizeMismatch(key: key, record: record.path, expectedBytes: overflow ? .max : bytes,
                                                       foundBytes: record.size)
         }
-        let data = try archive.zip.contents(record)
+        let data = try record.contents()
         let floats = reference.storageType == .float32 ? Self.littleEndianFloats(data) : []
         let storage = Storage(type: reference.storageType, count: reference.storageCount, floats: floats)
         storages[reference.storageKey] = storage
@@ -278,6 +303,11 @@ struct CheckpointArchive {
     }
 
     func record(_ name: String) -> StoredZip.Record? { zip.records[root + "/" + name] }
+
+    func storageRecord(_ key: String) -> StorageRecord? {
+        guard let record = record("data/" + key) else { return nil }
+        return StorageRecord(path: record.path, size: record.size) { try zip.contents(record) }
+    }
 
     /// torch >= 1.10 records the saving machine's byte order; older files are little-endian.
     func checkByteOrder() throws {
