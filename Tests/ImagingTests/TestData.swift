@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+@testable import Imaging
+
+/// Reference files: the shared fixture (Tests/Fixtures/dfgaze-demo-v1) and this target's Data/.
+enum TestData {
+    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    static let fixture = testsDirectory.deletingLastPathComponent().appendingPathComponent("Fixtures/dfgaze-demo-v1")
+    static let frameNames = ["a_0", "a_1", "a_2", "a_3", "b_0", "b_1", "b_2", "b_3"]
+
+    static func frame(_ name: String) throws -> Data {
+        try Data(contentsOf: fixture.appendingPathComponent("frames/\(name).jpg"))
+    }
+
+    static func local(_ file: String) throws -> Data {
+        try Data(contentsOf: testsDirectory.appendingPathComponent("Data/\(file)"))
+    }
+
+    /// The synthetic RGB pattern of Data/make_test_data.py.
+    static func syntheticImage(width: Int, height: Int) -> RGBImage {
+        var pixels = [UInt8]()
+        for y in 0..<height {
+            for x in 0..<width {
+                for c in 0..<3 {
+                    pixels.append(UInt8(truncatingIfNeeded: (x * 73856093) ^ (y * 19349663) ^ (c * 83492791)))
+                }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+}
+
+/// Minimal safetensors reader for uint8 tensors: u64 LE header length, JSON header, data.
+struct SafetensorsU8 {
+    let header: [String: Any]
+    let data: Data
+
+    init(_ url: URL) throws {
+        let file = try Data(contentsOf: url)
+        let length = file.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let json = try JSONSerialization.jsonObject(with: file.subdata(in: 8 ..< 8 + length))
+        header = try XCTUnwrap(json as? [String: Any])
+        data = file.subdata(in: 8 + length ..< file.count)
+    }
+
+    func tensor(_ name: String) throws -> (shape: [Int], bytes: [UInt8]) {
+        let entry = try XCTUnwrap(header[name] as? [String: Any], "no tensor \(name)")
+        XCTAssertEqual(entry["dtype"] as? String, "U8")
+        let shape = try XCTUnwrap(entry["shape"] as? [Int])
+        let offsets = try XCTUnwrap(entry["data_offsets"] as? [Int])
+        return (shape, [UInt8](data[data.startIndex + offsets[0] ..< data.startIndex + offsets[1]]))
+    }
+}
+
+/// Index and channel of the first differing byte, for readable failures.
+func firstDifference(_ a: [UInt8], _ b: [UInt8], width: Int) -> String {
+    guard a.count == b.count else { return "sizes differ: \(a.count) vs \(b.count)" }
+    guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return "identical" }
+    let mismatches = zip(a, b).filter { $0 != $1 }.count
+    return "\(mismatches) bytes differ; first at x=\(i / 3 % width) y=\(i / 3 / width) c=\(i % 3): \(a[i]) vs \(b[i])"
+}
