@@ -49,6 +49,11 @@ enum PillowBilinear {
             self.ksize = ksize
             self.weights = weights
         }
+
+        /// The input indices the taps read, first to last.
+        var inputRange: Range<Int> {
+            first[0] ..< first[first.count - 1] + count[count.count - 1]
+        }
     }
 
     static func triangle(_ x: Double) -> Double {
@@ -79,7 +84,7 @@ enum PillowBilinear {
                      "resize window must lie inside the output")
         let vertical = height != image.height ? Axis(inSize: image.height, outSize: height, window: rows) : nil
         // Input rows read by the vertical pass, or the window's own rows when there is none.
-        let inputRows = vertical.map { $0.first[0] ..< $0.first[$0.first.count - 1] + $0.count[$0.count.count - 1] } ?? rows
+        let inputRows = vertical?.inputRange ?? rows
         let horizontal: RGBImage
         if width != image.width {
             let axis = Axis(inSize: image.width, outSize: width, window: columns)

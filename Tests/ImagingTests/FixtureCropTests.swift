@@ -12,7 +12,7 @@ final class FixtureCropTests: XCTestCase {
             XCTAssertEqual(reference.shape, [224, 224, 3])
             let (crop, input) = try Preprocess.networkInput(jpeg: TestData.frame(name))
             XCTAssertEqual([crop.height, crop.width], [224, 224], name)
-            XCTAssertEqual(crop.pixels, reference.bytes, "\(name): " + firstDifference(crop.pixels, reference.bytes, width: 224))
+            assertSameBytes(crop.pixels, reference.bytes, width: 224, name)
             XCTAssertEqual(input, Preprocess.normalizedCHW(crop), name)
         }
     }
@@ -26,7 +26,7 @@ final class FixtureCropTests: XCTestCase {
             XCTAssertEqual(min(resized.width, resized.height), 256, name)
             let crop = Preprocess.centerCrop(resized, size: 224)
             let reference = try expected.tensor("\(name).crop_rgb").bytes
-            XCTAssertEqual(crop.pixels, reference, "\(name): " + firstDifference(crop.pixels, reference, width: 224))
+            assertSameBytes(crop.pixels, reference, width: 224, name)
         }
     }
 }

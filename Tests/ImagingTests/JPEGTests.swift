@@ -13,14 +13,14 @@ final class JPEGDecodeTests: XCTestCase {
         let image = try JPEG.decode(TestData.local("color420.jpg"))
         XCTAssertEqual([image.width, image.height], [17, 11])
         let expected = [UInt8](try TestData.local("color420.rgb"))
-        XCTAssertEqual(image.pixels, expected, firstDifference(image.pixels, expected, width: 17))
+        assertSameBytes(image.pixels, expected, width: 17)
     }
 
     func testProgressiveMatchesPillow() throws {
         let image = try JPEG.decode(TestData.local("progressive444.jpg"))
         XCTAssertEqual([image.width, image.height], [19, 13])
         let expected = [UInt8](try TestData.local("progressive444.rgb"))
-        XCTAssertEqual(image.pixels, expected, firstDifference(image.pixels, expected, width: 19))
+        assertSameBytes(image.pixels, expected, width: 19)
     }
 
     func testGrayscaleExpandsToRGB() throws {
@@ -29,7 +29,7 @@ final class JPEGDecodeTests: XCTestCase {
         let image = try JPEG.decode(data)
         let luma = [UInt8](try TestData.local("gray.L"))
         XCTAssertEqual([image.width, image.height], [16, 12])
-        XCTAssertEqual(image.pixels, luma.flatMap { [$0, $0, $0] })
+        assertSameBytes(image.pixels, luma.flatMap { [$0, $0, $0] }, width: 16)
     }
 }
 

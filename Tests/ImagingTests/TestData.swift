@@ -52,10 +52,16 @@ struct SafetensorsU8 {
     }
 }
 
-/// Index and channel of the first differing byte, for readable failures.
-func firstDifference(_ a: [UInt8], _ b: [UInt8], width: Int) -> String {
-    guard a.count == b.count else { return "sizes differ: \(a.count) vs \(b.count)" }
-    guard let i = a.indices.first(where: { a[$0] != b[$0] }) else { return "identical" }
-    let mismatches = zip(a, b).filter { $0 != $1 }.count
-    return "\(mismatches) bytes differ; first at x=\(i / 3 % width) y=\(i / 3 / width) c=\(i % 3): \(a[i]) vs \(b[i])"
+/// Byte equality of two RGB buffers; a failure names the count and first differing pixel
+/// instead of printing whole arrays.
+func assertSameBytes(_ actual: [UInt8], _ expected: [UInt8], width: Int, _ context: String = "",
+                     file: StaticString = #filePath, line: UInt = #line) {
+    guard actual != expected else { return }
+    guard actual.count == expected.count else {
+        return XCTFail("\(context): \(actual.count) bytes, expected \(expected.count)", file: file, line: line)
+    }
+    let differing = actual.indices.filter { actual[$0] != expected[$0] }
+    let i = differing[0]
+    XCTFail("\(context): \(differing.count) bytes differ; first at x=\(i / 3 % width) y=\(i / 3 / width) "
+            + "channel \(i % 3): \(actual[i]), expected \(expected[i])", file: file, line: line)
 }
