@@ -55,7 +55,8 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"]),
+        // Data/: small Pillow-made reference files, read via #filePath.
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"], exclude: ["Data"]),
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
