@@ -1,0 +1,5 @@
+extension DemoWeights {
+    public static let pinnedManifestJSON = #"""
+{}
+"""#
+}
