@@ -421,12 +421,13 @@ def check_state_dict_layout(nets):
 
 def load_demo_networks():
     """The four networks with the demo weights (layout checked, recipe verified)."""
-    nets = build_networks()
+    with torch.device("meta"):  # skip the random initialisation, every value is replaced
+        nets = build_networks()
     check_state_dict_layout(nets)
     states = demo_state_dicts(all_keys=True)
     verify_demo_weights(states)
     for net, module in nets.items():
-        module.load_state_dict(states[net], strict=True)
+        module.load_state_dict(states[net], strict=True, assign=True)
     return nets
 
 
