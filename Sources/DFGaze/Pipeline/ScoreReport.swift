@@ -77,6 +77,8 @@ public struct ScoreReport: Codable, Sendable, Equatable {
         public var preprocessSeconds: Double
         public var forwardSeconds: Double
         public var totalSeconds: Double
+        /// Time waiting for an inference worker (set by the service).
+        public var queueSeconds: Double?
 
         public init(decodeSeconds: Double = 0, preprocessSeconds: Double = 0, forwardSeconds: Double = 0, totalSeconds: Double = 0) {
             self.decodeSeconds = decodeSeconds
@@ -90,6 +92,7 @@ public struct ScoreReport: Codable, Sendable, Equatable {
             case preprocessSeconds = "preprocess_s"
             case forwardSeconds = "forward_s"
             case totalSeconds = "total_s"
+            case queueSeconds = "queue_s"
         }
     }
 
