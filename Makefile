@@ -38,7 +38,7 @@ tools:
 
 build: deps
 	@echo "== swift build -c release --product dfgaze ($(RUN_BUILD)/)"
-	$(SWIFT) build -c release --product dfgaze --scratch-path $(RUN_BUILD)
+	@$(SWIFT) build -c release --product dfgaze --scratch-path $(RUN_BUILD)
 
 # Deterministic (SPEC.md section 1), so they are generated once and kept.
 demo-weights: build
@@ -46,7 +46,7 @@ demo-weights: build
 	    echo "== demo weights present in $(WEIGHTS)/"; \
 	else \
 	    echo "== generating demo weights into $(WEIGHTS)/"; \
-	    rm -rf "$(WEIGHTS).partial"; \
+	    rm -rf "$(WEIGHTS).partial"; mkdir -p "$(dir $(WEIGHTS))"; \
 	    $(DFGAZE) weights demo --output "$(WEIGHTS).partial"; \
 	    test -f "$(WEIGHTS).partial/manifest.json" \
 	        || { echo "make: '$(DFGAZE) weights demo' wrote no manifest.json" >&2; exit 1; }; \
@@ -55,13 +55,13 @@ demo-weights: build
 
 run: demo-weights
 	@echo "== dfgaze serve on http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	exec $(DFGAZE) serve --weights "$(WEIGHTS)" --host "$(HOST)" --port "$(PORT)"
+	@exec $(DFGAZE) serve --weights "$(WEIGHTS)" --host "$(HOST)" --port "$(PORT)"
 
 # Lint first: it takes seconds, and the Swift test summary stays the last thing printed.
 test: tools
 	@Deploy/lint.sh
 	@echo "== swift test -c release -Xswiftc -enable-testing"
-	$(SWIFT) test -c release -Xswiftc -enable-testing
+	@$(SWIFT) test -c release -Xswiftc -enable-testing
 
 lint: tools
 	@Deploy/lint.sh
