@@ -5,6 +5,7 @@
 #                     kustomization.yaml must list exactly the other manifests
 #   haproxy.cfg       haproxy -c
 #   openapi.yaml      openapi-spec-validator (when the file exists)
+#   shell scripts     shellcheck (scripts/install-deps.sh, Deploy/lint.sh, .ci/run)
 #   dfgaze.service    systemd-analyze verify (any warning fails) and security --offline
 #                     (exposure must stay <= 2.0); skipped with a message if systemd-analyze is absent
 # The Python tools come from .venv-tools/ (scripts/install-deps.sh --tools). Exits 1 if any check fails.
@@ -37,7 +38,7 @@ skip() { printf '  skip  %s (%s)\n' "$1" "$2"; skipped=$((skipped + 1)); }
 need_tool() {
     [ -x "$TOOLS/$1" ] || { echo "lint: $TOOLS/$1 missing: run scripts/install-deps.sh --tools" >&2; exit 1; }
 }
-need_tool hadolint; need_tool kubernetes-validate; need_tool openapi-spec-validator
+need_tool hadolint; need_tool kubernetes-validate; need_tool openapi-spec-validator; need_tool shellcheck
 
 echo "== deploy lint"
 
@@ -68,6 +69,8 @@ if command -v haproxy >/dev/null 2>&1; then
 else
     skip "haproxy.cfg" "haproxy not installed"
 fi
+
+check "shell scripts (shellcheck)" "$TOOLS/shellcheck" scripts/install-deps.sh Deploy/lint.sh .ci/run
 
 if [ -f openapi.yaml ]; then
     check "openapi.yaml (openapi-spec-validator)" "$TOOLS/openapi-spec-validator" openapi.yaml

@@ -42,8 +42,9 @@ as_root() {
 }
 
 install_system_packages() {
-    command -v dpkg >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-        || die "this script installs with apt-get (Debian 12); on another system install: ${PACKAGES[*]}"
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        die "this script installs with apt-get (Debian 12); on another system install: ${PACKAGES[*]}"
+    fi
     local missing=()
     for pkg in "${PACKAGES[@]}"; do
         # dpkg -s also succeeds for removed-but-configured packages; require "install ok installed".
