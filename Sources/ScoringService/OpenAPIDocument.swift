@@ -290,6 +290,12 @@ components:
               type: number
             queue_s:
               type: number
+              description: Time waiting for an inference worker.
+            networks_s:
+              type: object
+              description: Forward time per network (gam, tam, psta; aam only with the full graph).
+              additionalProperties:
+                type: number
     Clip:
       type: object
       required: [frames, fake_probability, head_fake_probabilities]

@@ -8,19 +8,19 @@ struct DFGazeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dfgaze",
         abstract: "DFGaze Serve: deepfake scoring from face frames by spatial-temporal gaze inconsistency.",
-        subcommands: [Serve.self, Score.self, WeightsCommand.self])
+        subcommands: [Serve.self, Score.self, WeightsCommand.self, Bench.self])
 }
 
 /// Options shared by the commands that load a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Weights folder (safetensors + manifest.json). Default: the demo weights, generated on first use. [DFGAZE_WEIGHTS]")
-    var weights: String? = ProcessInfo.processInfo.environment["DFGAZE_WEIGHTS"]
+    var weights: String?
 
     @Flag(help: "Also run the attribute network (AAM): same scores, more work. [DFGAZE_FULL_GRAPH=1]")
     var fullGraph = ProcessInfo.processInfo.environment["DFGAZE_FULL_GRAPH"] == "1"
 
     func load() throws -> DFGazeModel {
-        if let weights {
+        if let weights = weights ?? Env.string("DFGAZE_WEIGHTS") {
             return try DFGazeModel(weights: WeightsDirectory.load(from: URL(fileURLWithPath: weights)), fullGraph: fullGraph)
         }
         return try DFGazeModel.demo(fullGraph: fullGraph)

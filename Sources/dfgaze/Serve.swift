@@ -45,22 +45,31 @@ struct Serve: ParsableCommand {
     @Option(help: "Requests that may wait for a worker; beyond it, 503 + Retry-After. [DFGAZE_QUEUE_DEPTH]")
     var queueDepth: Int = Env.int("DFGAZE_QUEUE_DEPTH") ?? 8
     @Option(help: "OpenBLAS threads per forward pass (default: cores / workers). [DFGAZE_BLAS_THREADS]")
-    var blasThreads: Int? = Env.int("DFGAZE_BLAS_THREADS")
+    var blasThreads: Int?
     @Option(help: "Seconds to finish in-flight requests after SIGTERM/SIGINT. [DFGAZE_DRAIN_SECONDS]")
-    var drainSeconds: Double = Env.double("DFGAZE_DRAIN_SECONDS") ?? 25
+    var drainSeconds: Double = Env.double("DFGAZE_DRAIN_SECONDS") ?? 30
 
     @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key). [DFGAZE_TLS_CERT]")
-    var tlsCert: String? = Env.string("DFGAZE_TLS_CERT")
+    var tlsCert: String?
     @Option(help: "PEM private key for --tls-cert. [DFGAZE_TLS_KEY]")
-    var tlsKey: String? = Env.string("DFGAZE_TLS_KEY")
+    var tlsKey: String?
     @Option(help: "File of API keys (one per line, or sha256:<hex>): /score and /v1/model then need a bearer key. [DFGAZE_API_KEYS_FILE]")
-    var apiKeysFile: String? = Env.string("DFGAZE_API_KEYS_FILE")
+    var apiKeysFile: String?
+    @Option(help: "Lowest log level: trace, debug, info, notice, warning, error, critical. [DFGAZE_LOG_LEVEL]")
+    var logLevel: String = Env.string("DFGAZE_LOG_LEVEL") ?? "info"
     @Flag(help: "With API keys, /metrics needs a key too. [DFGAZE_METRICS_NEED_KEY=1]")
     var metricsNeedKey = Env.string("DFGAZE_METRICS_NEED_KEY") == "1"
 
+    // Optional settings: the flag, else the environment variable.
+    var blasThreadCount: Int? { blasThreads ?? Env.int("DFGAZE_BLAS_THREADS") }
+    var tlsCertPath: String? { tlsCert ?? Env.string("DFGAZE_TLS_CERT") }
+    var tlsKeyPath: String? { tlsKey ?? Env.string("DFGAZE_TLS_KEY") }
+    var apiKeysPath: String? { apiKeysFile ?? Env.string("DFGAZE_API_KEYS_FILE") }
+
     func validate() throws {
         try Env.checkParsed()
-        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
         guard maxFrames >= DFGazeModel.framesPerClip else { throw ValidationError("--max-frames must be at least 4") }
@@ -69,7 +78,11 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         LoggingSystem.bootstrap(JSONLogHandler.init)
-        let logger = Logger(label: "dfgaze")
+        let logger = {
+            var logger = Logger(label: "dfgaze")
+            logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return logger
+        }()
 
         var service = ServiceConfiguration()
         service.scoring = ScoringOptions(threshold: threshold, maxFrames: maxFrames,
@@ -77,7 +90,7 @@ struct Serve: ParsableCommand {
         service.workers = workers
         service.queueDepth = queueDepth
         service.metricsNeedKey = metricsNeedKey
-        if let apiKeysFile { service.apiKeys = try APIKeys(contentsOf: URL(fileURLWithPath: apiKeysFile)) }
+        if let apiKeysPath { service.apiKeys = try APIKeys(contentsOf: URL(fileURLWithPath: apiKeysPath)) }
 
         var server = ServerConfiguration()
         server.host = host
@@ -88,10 +101,10 @@ struct Serve: ParsableCommand {
         server.headerReadTimeout = headerTimeout
         server.bodyReadTimeout = bodyTimeout
         server.idleTimeout = idleTimeout
-        if let tlsCert, let tlsKey { server.tls = TLSConfiguration(certificateChainPath: tlsCert, privateKeyPath: tlsKey) }
+        if let tlsCertPath, let tlsKeyPath { server.tls = TLSConfiguration(certificateChainPath: tlsCertPath, privateKeyPath: tlsKeyPath) }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        BLAS.setThreads(blasThreads ?? max(1, cores / workers))
+        BLAS.setThreads(blasThreadCount ?? max(1, cores / workers))
 
         // Listen first so health checks answer (not ready) while the weights load and verify.
         let app = try ScoringService(scorer: nil, configuration: service, server: server, logger: logger)

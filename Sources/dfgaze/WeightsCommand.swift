@@ -6,7 +6,7 @@ import Weights
 struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights", abstract: "Import the authors' checkpoints, or verify a weights folder.",
-        subcommands: [Import.self, Verify.self])
+        subcommands: [Import.self, Verify.self, Demo.self])
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -49,6 +49,20 @@ struct WeightsCommand: ParsableCommand {
                 for p in problems { print(p) }
                 throw ExitCode(1)
             }
+        }
+    }
+
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the deterministic demo weights (dfgaze-demo-v1) into a folder, e.g. to ship them in an image.")
+
+        @Option(help: "Folder to write (default: the demo weights cache).")
+        var output: String?
+
+        func run() throws {
+            let dir = try DemoWeights.ensure(in: output.map { URL(fileURLWithPath: $0) } ?? DemoWeights.defaultCacheDirectory(),
+                                             specs: DFGazeModel.parameterSpecs)
+            print("\(dir.path): \(DemoWeights.name) (demo weights: they exercise the pipeline and mean nothing about a video)")
         }
     }
 }

@@ -84,13 +84,16 @@ public final class DFGazeModel: @unchecked Sendable {
             fakeProbability: video, label: video >= options.threshold ? "fake" : "real",
             threshold: options.threshold, clips: clips, frames: frames, model: identity,
             timings: .init(decodeSeconds: decodeSeconds, preprocessSeconds: preprocessSeconds,
-                           forwardSeconds: forwardSeconds, totalSeconds: seconds(since: start)))
+                           forwardSeconds: forwardSeconds, totalSeconds: seconds(since: start),
+                           networkSeconds: output.stageSeconds))
     }
 
     /// What the networks produce for a video: gaze per frame, heads per clip.
     public struct Output {
         public var gaze: [(yawDeg: Double, pitchDeg: Double, vector: [Double])]
         public var clips: [PSTA.ClipOutput]
+        /// Wall seconds per network ("gam", "tam", "aam", "psta").
+        public var stageSeconds: [String: Double]
     }
 
     /// The forward pass over normalised 3x224x224 frames (CHW each).
@@ -99,44 +102,49 @@ public final class DFGazeModel: @unchecked Sendable {
         // not by the request's frame count.
         var yaw: [Float] = [], pitch: [Float] = []
         var gazeMaps: [FeatureMap] = [], textureMaps: [FeatureMap] = [], attributeMaps: [FeatureMap] = []
+        var stages: [String: Double] = [:]
+        func timed<T>(_ stage: String, _ body: () -> T) -> T {
+            let start = DispatchTime.now()
+            defer { stages[stage, default: 0] += seconds(since: start) }
+            return body()
+        }
         for batch in stride(from: 0, to: frames.count, by: Self.framesPerClip) {
             let chunk = Array(frames[batch..<min(batch + Self.framesPerClip, frames.count)])
             let input = FeatureMap(nchw: Array(chunk.joined()), batch: chunk.count, channels: 3, height: 224, width: 224)
-            let g = gam(input)
+            let g = timed("gam") { gam(input) }
             yaw += g.yawLogits
             pitch += g.pitchLogits
             gazeMaps.append(g.layer4)
-            textureMaps.append(tam(input))
-            if let aam { attributeMaps.append(aam(input)) }
+            textureMaps.append(timed("tam") { tam(input) })
+            if let aam { attributeMaps.append(timed("aam") { aam(input) }) }
         }
         let all = (gaze: FeatureMap.joiningFrames(gazeMaps), texture: FeatureMap.joiningFrames(textureMaps),
                    attribute: aam == nil ? nil : FeatureMap.joiningFrames(attributeMaps))
         // Clips may share frames (the last clip of a count not divisible by 4): gather per clip.
         let order = Self.clips(frameCount: frames.count).flatMap { $0 }
-        let clips = psta(gaze: all.gaze.frames(order), texture: all.texture.frames(order),
-                         attribute: all.attribute?.frames(order))
-        return Output(gaze: GAM.gaze(yawLogits: yaw, pitchLogits: pitch), clips: clips)
+        let clips = timed("psta") {
+            psta(gaze: all.gaze.frames(order), texture: all.texture.frames(order), attribute: all.attribute?.frames(order))
+        }
+        return Output(gaze: GAM.gaze(yawLogits: yaw, pitchLogits: pitch), clips: clips, stageSeconds: stages)
     }
 
-    /// Decodes and preprocesses every frame, in parallel across frames.
+    /// Decodes every frame, then resizes, crops and normalises them, each stage in parallel
+    /// across frames. Returns the inputs and the two stages' wall times.
     private func preprocess(_ jpegs: [Data], limits: JPEGLimits) throws -> ([[Float]], Double, Double) {
-        var results = [Result<(crop: RGBImage, input: [Float]), Error>](repeating: .failure(ModelError.notRun), count: jpegs.count)
         let start = DispatchTime.now()
-        results.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let out = out
-            DispatchQueue.concurrentPerform(iterations: jpegs.count) { i in
-                out[i] = Result { try Preprocess.networkInput(jpeg: jpegs[i], limits: limits) }
-            }
-        }
-        var inputs: [[Float]] = []
+        let results = concurrentMap(jpegs.count) { i in Result { try JPEG.decode(jpegs[i], limits: limits) } }
+        var decoded: [RGBImage] = []
         for (i, r) in results.enumerated() {
             switch r {
-            case .success(let v): inputs.append(v.input)
-            case .failure(let e): throw ScoringError(imageError: e, frame: i)
+            case .success(let image): decoded.append(image)
+            case .failure(let error): throw ScoringError(imageError: error, frame: i)
             }
         }
-        // Decode and resize run fused per frame; report them as one preprocessing stage.
-        return (inputs, 0, seconds(since: start))
+        let decodeSeconds = seconds(since: start)
+        let resizeStart = DispatchTime.now()
+        let images = decoded
+        let inputs = concurrentMap(images.count) { Preprocess.networkInput(image: images[$0]).input }
+        return (inputs, decodeSeconds, seconds(since: resizeStart))
     }
 
     private func seconds(since t: DispatchTime) -> Double {
@@ -158,11 +166,9 @@ public struct ScoringOptions: Sendable {
 
 public enum ModelError: Error, CustomStringConvertible {
     case missingNetwork(String)
-    case notRun
     public var description: String {
         switch self {
         case .missingNetwork(let n): "the weights have no \(n) network"
-        case .notRun: "not run"
         }
     }
 }
@@ -206,5 +212,16 @@ extension FeatureMap {
             }
         }
         return out
+    }
+}
+
+extension DFGazeModel {
+    /// Multiply-accumulates per network for `frames` frames (and their clips), as run:
+    /// AAM only with the full graph.
+    public func multiplyAccumulates(frames: Int) -> [String: Int] {
+        var macs = ["gam": gam.multiplyAccumulates(frames: frames), "tam": tam.multiplyAccumulates(frames: frames),
+                    "psta": psta.multiplyAccumulates(clips: Self.clips(frameCount: frames).count)]
+        if let aam { macs["aam"] = aam.multiplyAccumulates(frames: frames) }
+        return macs
     }
 }

@@ -79,12 +79,16 @@ public struct ScoreReport: Codable, Sendable, Equatable {
         public var totalSeconds: Double
         /// Time waiting for an inference worker (set by the service).
         public var queueSeconds: Double?
+        /// Forward time per network: gam, tam, psta (and aam when the full graph runs).
+        public var networkSeconds: [String: Double]?
 
-        public init(decodeSeconds: Double = 0, preprocessSeconds: Double = 0, forwardSeconds: Double = 0, totalSeconds: Double = 0) {
+        public init(decodeSeconds: Double = 0, preprocessSeconds: Double = 0, forwardSeconds: Double = 0, totalSeconds: Double = 0,
+                    networkSeconds: [String: Double]? = nil) {
             self.decodeSeconds = decodeSeconds
             self.preprocessSeconds = preprocessSeconds
             self.forwardSeconds = forwardSeconds
             self.totalSeconds = totalSeconds
+            self.networkSeconds = networkSeconds
         }
 
         enum CodingKeys: String, CodingKey {
@@ -93,6 +97,7 @@ public struct ScoreReport: Codable, Sendable, Equatable {
             case forwardSeconds = "forward_s"
             case totalSeconds = "total_s"
             case queueSeconds = "queue_s"
+            case networkSeconds = "networks_s"
         }
     }
 
