@@ -71,7 +71,7 @@ struct Bench: ParsableCommand {
         print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(BLAS.threads) BLAS thread(s)\(dfgaze.aam != nil ? ", full graph" : "")")
         print(String(format: "  end to end (JPEG in, JSON out)  %8.3f s", median(endToEnd)))
         for stage in ["decode", "preprocess", "forward", "gam", "tam", "aam", "psta"] where stages[stage] != nil {
-            print(String(format: "  %-32@ %8.3f s", stage as NSString, stages[stage]!))
+            print("  " + stage.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: " %8.3f s", stages[stage]!))
         }
         print(String(format: "  model work  %.1f GFLOP (%@)", gflop,
                      macs.keys.sorted().map { String(format: "%@ %.2f", $0, 2 * Double(macs[$0]!) / 1e9) }.joined(separator: ", ")))
