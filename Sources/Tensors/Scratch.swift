@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Reusable workspace for the convolution kernels (im2col columns, Winograd transforms).
@@ -38,26 +37,5 @@ final class Scratch: @unchecked Sendable {
         }
         buffer.reserve(count)
         return body(buffer.pointer)
-    }
-}
-
-/// Loops the kernels spread over the threads BLAS is allowed (the service sizes BLAS threads as
-/// cores / inference workers, so this never oversubscribes more than the GEMMs do).
-enum Parallel {
-    /// Runs `body` for every index of 0..<count, in contiguous chunks, one per thread.
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        let workers = min(count, BLAS.threads)
-        guard workers > 1 else {
-            for i in 0..<count { body(i) }
-            return
-        }
-        // The chunks touch disjoint memory through the caller's pointers; concurrentPerform
-        // returns only when all are done, so `body` does not outlive the call.
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let work = body
-            DispatchQueue.concurrentPerform(iterations: workers) { k in
-                for i in (k * count / workers)..<((k + 1) * count / workers) { work(i) }
-            }
-        }
     }
 }

@@ -71,7 +71,7 @@ enum Winograd {
         let columns = batch * th * tw
         let pointStride = channels * columns
         let (ph, pw) = (2 * th + 2, 2 * tw + 2)
-        Parallel.forEach(channels) { c in
+        for c in 0..<channels {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: ph * pw) { buffer in
                 let d = buffer.baseAddress!
                 // The border stays zero; the interior is overwritten frame by frame.
@@ -112,7 +112,7 @@ enum Winograd {
         let (th, tw) = tiles(height: h, width: w)
         let columns = batch * th * tw
         let pointStride = channels * columns
-        Parallel.forEach(channels) { o in
+        for o in 0..<channels {
             let src = m + o * columns
             for n in 0..<batch {
                 let plane = y + (o * batch + n) * h * w

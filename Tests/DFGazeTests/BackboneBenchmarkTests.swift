@@ -17,21 +17,23 @@ final class BackboneBenchmarkTests: XCTestCase {
         let saved = BLAS.threads
         defer { BLAS.setThreads(saved) }
         defer { Winograd.enabled = true }
+        // Winograd on and off, alternating rounds so that both see the same load.
+        let variants = ["winograd on", "winograd off"]
+        func select(_ variant: String) { Winograd.enabled = variant == "winograd on" }
         for threads in [1, 2] {
             BLAS.setThreads(threads)
-            // Winograd off and on, alternating rounds so that both see the same load.
-            var reports: [Bool: [ForwardBenchmark.Report]] = [:]
+            var reports: [String: [ForwardBenchmark.Report]] = [:]
             for _ in 0..<repeats {
-                for winograd in [false, true] {
-                    Winograd.enabled = winograd
-                    reports[winograd, default: []].append(ForwardBenchmark.run(gam: gam, tam: tam, psta: psta, repeats: 1))
+                for variant in variants {
+                    select(variant)
+                    reports[variant, default: []].append(ForwardBenchmark.run(gam: gam, tam: tam, psta: psta, repeats: 1))
                 }
             }
-            for winograd in [false, true] {
-                let runs = reports[winograd]!
+            for variant in variants {
+                let runs = reports[variant]!
                 let stages = runs[0].stages.indices.map { i in runs.map { $0.stages[i] }.min { $0.seconds < $1.seconds }! }
                 let sgemm = runs.map(\.sgemmGFLOPS).max()!
-                let label = "threads=\(threads) winograd=\(winograd)"
+                let label = "threads=\(threads) \(variant)"
                 for s in stages {
                     print(String(format: "bench %@ %@: %.3f s, %.2f GFLOP, %.1f GFLOP/s (%.0f%% of sgemm), %d page faults",
                                  label, s.name, s.seconds, s.gigaflops, s.gigaflopsPerSecond,
