@@ -16,6 +16,9 @@ public struct Conv2d: Sendable {
     public private(set) var weight: [Float]
     /// [O]
     public private(set) var bias: [Float]
+    /// The filters transformed for F(2x2, 3x3) ([16][O][C]) when this is a 3x3, stride-1,
+    /// padding-1 convolution, else empty.
+    private(set) var winogradFilters: [Float] = []
 
     /// `weight` is [O, C, kh, kw], [O, C, k] (Conv1d) or [O, C] (treated as 1x1).
     public init(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) {
@@ -35,6 +38,19 @@ public struct Conv2d: Sendable {
         } else {
             self.bias = [Float](repeating: 0, count: outChannels)
         }
+        prepareWinograd()
+    }
+
+    private mutating func prepareWinograd() {
+        guard Winograd.applies(kernel: kernelHeight, stride: stride, padding: padding), kernelWidth == 3 else { return }
+        winogradFilters = Winograd.transformFilters(weight, count: outChannels * inChannels)
+    }
+
+    /// This convolution without the Winograd path (always im2col + GEMM): the reference in tests.
+    func withoutWinograd() -> Conv2d {
+        var plain = self
+        plain.winogradFilters = []
+        return plain
     }
 
     /// Folds an eval-mode BatchNorm that follows this convolution:
@@ -50,6 +66,7 @@ public struct Conv2d: Sendable {
             }
         }
         for o in 0..<outChannels { bias[o] = bias[o] * bn.scale[o] + bn.shift[o] }
+        if !winogradFilters.isEmpty { prepareWinograd() }
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -119,22 +136,57 @@ public struct Conv2d: Sendable {
 
     /// The kernel: the output starts as bias (+ residual), GEMM weights [O, K] x columns
     /// [K, N·H'·W'] accumulates onto it (beta = 1: no separate zeroing or bias pass), then ReLU.
+    /// 3x3 stride-1 convolutions run as F(2x2, 3x3) instead (`Winograd`).
     /// `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W', written in full.
     /// When `forceUnfold`, the input is copied to columns first, so output may alias it.
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?,
              forceUnfold: Bool = false) {
+        if !winogradFilters.isEmpty && Winograd.pays(channels: inChannels, height: height, width: width) {
+            return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu, residual: residual)
+        }
         let (oh, ow) = outputSize(height: height, width: width)
         let n = batch * oh * ow
         let k = inChannels * kernelHeight * kernelWidth
         let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 && !forceUnfold
-        var columns: UnsafeMutablePointer<Float>? = nil
-        defer { columns?.deallocate() }
-        if !direct {
-            let unfolded = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
-            im2col(input, batch: batch, height: height, width: width, outHeight: oh, outWidth: ow, into: unfolded)
-            columns = unfolded
+        Scratch.with(count: direct ? 0 : k * n) { columns in
+            if !direct {
+                im2col(input, batch: batch, height: height, width: width, outHeight: oh, outWidth: ow, into: columns)
+            }
+            initialize(output, columns: n, residual: residual)
+            weight.withUnsafeBufferPointer { w in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            Int32(outChannels), Int32(n), Int32(k),
+                            1, w.baseAddress, Int32(k), direct ? input : UnsafePointer(columns), Int32(n),
+                            1, output, Int32(n))
+            }
         }
+        if relu {
+            for i in 0..<(outChannels * n) { output[i] = max(output[i], 0) }
+        }
+    }
+
+    /// F(2x2, 3x3): the input is transformed in full before the output is written, so output
+    /// may alias input.
+    func runWinograd(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
+                             into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?) {
+        let (th, tw) = Winograd.tiles(height: height, width: width)
+        let tiles = batch * th * tw
+        Scratch.with(count: Winograd.points * (inChannels + outChannels) * tiles) { v in
+            let m = v + Winograd.points * inChannels * tiles
+            Winograd.transformInput(input, channels: inChannels, batch: batch, height: height, width: width, into: v)
+            winogradFilters.withUnsafeBufferPointer { u in
+                Winograd.multiply(filters: u.baseAddress!, outChannels: outChannels, inChannels: inChannels,
+                                  input: v, columns: tiles, into: m)
+            }
+            initialize(output, columns: batch * height * width, residual: residual)
+            Winograd.transformOutput(m, channels: outChannels, batch: batch, height: height, width: width,
+                                     adding: output, relu: relu)
+        }
+    }
+
+    /// Output row o = bias[o] (+ residual row o), `columns` wide.
+    private func initialize(_ output: UnsafeMutablePointer<Float>, columns n: Int, residual: UnsafePointer<Float>?) {
         bias.withUnsafeBufferPointer { b in
             for o in 0..<outChannels {
                 let (row, bo) = (output + o * n, b[o])
@@ -145,15 +197,6 @@ public struct Conv2d: Sendable {
                     row.update(repeating: bo, count: n)
                 }
             }
-        }
-        weight.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                        Int32(outChannels), Int32(n), Int32(k),
-                        1, w.baseAddress, Int32(k), columns.map { UnsafePointer($0) } ?? input, Int32(n),
-                        1, output, Int32(n))
-        }
-        if relu {
-            for i in 0..<(outChannels * n) { output[i] = max(output[i], 0) }
         }
     }
 

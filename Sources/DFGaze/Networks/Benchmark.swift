@@ -17,21 +17,47 @@ public enum ForwardBenchmark {
         public var gigaflopsPerSecond: Double { gigaflops / seconds }
     }
 
-    /// Runs GAM, TAM, AAM (when given) and PSTA on `clips` clips of 4 synthetic 224x224 frames,
-    /// each stage `repeats` times after one untimed warm-up call, at the current BLAS threads.
-    public static func run(gam: GAM, tam: TAM, aam: AAM? = nil, psta: PSTA, clips: Int = 1, repeats: Int = 3) -> [Stage] {
+    public struct Report: Sendable {
+        public let stages: [Stage]
+        /// The reference rate: best of one 2048³ sgemm per round, measured between the stages.
+        public let sgemmGFLOPS: Double
+        public let blasThreads: Int
+        /// The stages' best times summed.
+        public var seconds: Double { stages.reduce(0) { $0 + $1.seconds } }
+    }
+
+    /// Runs GAM, TAM, AAM (when given) and PSTA on `clips` clips of 4 synthetic 224x224 frames at
+    /// the current BLAS threads: one untimed warm-up round, then `repeats` rounds, each timing
+    /// every stage once and one 2048³ sgemm, so that on a shared machine the best of each
+    /// saw similar load.
+    public static func run(gam: GAM, tam: TAM, aam: AAM? = nil, psta: PSTA, clips: Int = 1, repeats: Int = 3) -> Report {
         let frames = syntheticFrames(PSTA.framesPerClip * max(1, clips))
         let n = frames.batch
-        var stages = [measure("gam", macs: gam.multiplyAccumulates(frames: n), repeats: repeats) { gam(frames).layer4 }]
-        stages.append(measure("tam", macs: tam.multiplyAccumulates(frames: n), repeats: repeats) { tam(frames) })
-        if let aam {
-            stages.append(measure("aam", macs: aam.multiplyAccumulates(frames: n), repeats: repeats) { aam(frames) })
-        }
         let (gaze, texture) = (gam(frames).layer4, tam(frames))
-        stages.append(measure("psta", macs: psta.multiplyAccumulates(clips: n / PSTA.framesPerClip), repeats: repeats) {
-            psta(gaze: gaze, texture: texture, attribute: nil)
-        })
-        return stages
+        var work: [(name: String, macs: Int, body: () -> Void)] = [
+            ("gam", gam.multiplyAccumulates(frames: n), { _ = gam(frames) }),
+            ("tam", tam.multiplyAccumulates(frames: n), { _ = tam(frames) }),
+        ]
+        if let aam { work.append(("aam", aam.multiplyAccumulates(frames: n), { _ = aam(frames) })) }
+        work.append(("psta", psta.multiplyAccumulates(clips: n / PSTA.framesPerClip), {
+            _ = psta(gaze: gaze, texture: texture, attribute: nil)
+        }))
+        var best = work.map { Stage(name: $0.name, seconds: .infinity, multiplyAccumulates: $0.macs, pageFaults: 0) }
+        var sgemm = 0.0
+        for round in 0...max(1, repeats) {
+            for (i, stage) in work.enumerated() {
+                let faults = minorPageFaults()
+                let start = DispatchTime.now().uptimeNanoseconds
+                stage.body()
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if round > 0 && seconds < best[i].seconds {
+                    best[i] = Stage(name: stage.name, seconds: seconds, multiplyAccumulates: stage.macs,
+                                    pageFaults: minorPageFaults() - faults)
+                }
+            }
+            if round > 0 { sgemm = max(sgemm, BLAS.sgemmGFLOPS(size: 2048, repeats: 1)) }
+        }
+        return Report(stages: best, sgemmGFLOPS: sgemm, blasThreads: BLAS.threads)
     }
 
     /// Deterministic values in about [-2, 2), the range of normalized crops.
@@ -42,21 +68,6 @@ public enum ForwardBenchmark {
             return Float(z >> 40) * 0x1p-22 - 2
         }
         return FeatureMap(channels: 3, batch: count, height: 224, width: 224, values: values)
-    }
-
-    static func measure<T>(_ name: String, macs: Int, repeats: Int, _ body: () -> T) -> Stage {
-        _ = body()
-        var best = Stage(name: name, seconds: .infinity, multiplyAccumulates: macs, pageFaults: 0)
-        for _ in 0..<max(1, repeats) {
-            let faults = minorPageFaults()
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = body()
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if seconds < best.seconds {
-                best = Stage(name: name, seconds: seconds, multiplyAccumulates: macs, pageFaults: minorPageFaults() - faults)
-            }
-        }
-        return best
     }
 
     static func minorPageFaults() -> Int {

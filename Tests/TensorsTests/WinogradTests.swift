@@ -1,0 +1,109 @@
+import XCTest
+@testable import Tensors
+
+/// F(2x2, 3x3) against a direct convolution in Double: every map size the networks use (112,
+/// 56, 28, 14, 7) and odd ones whose last tile hangs over the edge, with bias, residual, ReLU,
+/// the sliced and in-place forms Res2Net uses, and a folded BatchNorm.
+final class WinogradTests: XCTestCase {
+    /// Deterministic values in [-1, 1).
+    func values(_ count: Int, seed: UInt64) -> [Float] {
+        var z = seed
+        return (0..<count).map { _ in
+            z = z &* 6364136223846793005 &+ 1442695040888963407
+            return Float(z >> 40) * 0x1p-23 - 1
+        }
+    }
+
+    func map(_ c: Int, _ n: Int, _ h: Int, _ w: Int, seed: UInt64) -> FeatureMap {
+        FeatureMap(channels: c, batch: n, height: h, width: w, values: values(c * n * h * w, seed: seed))
+    }
+
+    /// 3x3, stride 1, padding 1, in Double, [C][N][H][W] in and out.
+    func reference(_ x: FeatureMap, weight: [Float], bias: [Float], out o: Int) -> [Float] {
+        let (h, w) = (x.height, x.width)
+        var y = [Float](repeating: 0, count: o * x.batch * h * w)
+        for oc in 0..<o { for n in 0..<x.batch { for oy in 0..<h { for ox in 0..<w {
+            var sum = Double(bias[oc])
+            for c in 0..<x.channels { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy - 1 + ky, ix = ox - 1 + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                sum += Double(weight[((oc * x.channels + c) * 3 + ky) * 3 + kx])
+                    * Double(x.values[((c * x.batch + n) * h + iy) * w + ix])
+            }}}
+            y[((oc * x.batch + n) * h + oy) * w + ox] = Float(sum)
+        }}}}
+        return y
+    }
+
+    /// Largest |a - b| relative to the largest |b|.
+    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        XCTAssertEqual(a.count, b.count)
+        var (diff, scale): (Float, Float) = (0, 0)
+        for (u, v) in zip(a, b) { diff = max(diff, abs(u - v)); scale = max(scale, abs(v)) }
+        return diff / scale
+    }
+
+    func conv(out o: Int, in c: Int, seed: UInt64) -> (Conv2d, weight: [Float], bias: [Float]) {
+        let weight = values(o * c * 9, seed: seed), bias = values(o, seed: seed + 1)
+        let conv = Conv2d(weight: Tensor(shape: [o, c, 3, 3], values: weight), bias: Tensor(shape: [o], values: bias),
+                          padding: 1)
+        return (conv, weight, bias)
+    }
+
+    func testMatchesTheDirectConvolutionAtEveryMapSizeAndOddEdges() {
+        for (c, n, h, w) in [(8, 2, 56, 56), (16, 2, 28, 28), (24, 3, 14, 14), (32, 4, 7, 7), (5, 1, 112, 112),
+                             (3, 2, 5, 9), (4, 1, 1, 1), (4, 2, 2, 3), (6, 1, 9, 4)] {
+            let (conv, weight, bias) = conv(out: 7, in: c, seed: UInt64(h * 100 + w))
+            XCTAssertFalse(conv.winogradFilters.isEmpty, "3x3 stride 1 padding 1 should run as Winograd")
+            let x = map(c, n, h, w, seed: UInt64(c))
+            let expected = reference(x, weight: weight, bias: bias, out: 7)
+            let error = relativeError(conv(x).values, expected)
+            XCTAssertLessThan(error, 1e-6, "\(c)x\(n)x\(h)x\(w)")
+            // The im2col path, for comparison of the two float results.
+            XCTAssertLessThan(relativeError(conv.withoutWinograd()(x).values, expected), 1e-6)
+
+            let residual = FeatureMap(channels: 7, batch: n, height: h, width: w, values: values(expected.count, seed: 9))
+            let fused = conv(x, relu: true, adding: residual).values
+            XCTAssertLessThan(relativeError(fused, zip(expected, residual.values).map { max($0 + $1, 0) }), 1e-6)
+        }
+    }
+
+    func testSlicedAndInPlaceFormsEqualThePlainOne() {
+        let x = map(12, 2, 7, 6, seed: 5)
+        let (conv, _, _) = conv(out: 4, in: 4, seed: 6)
+        let plain = conv(x.channels(4..<8), relu: true)
+
+        var target = map(9, 2, 7, 6, seed: 8)
+        conv(x, channels: 4..<8, into: &target, at: 5, relu: true)
+        XCTAssertEqual(target.channels(5..<9).values, plain.values)
+        XCTAssertEqual(target.channels(0..<5).values, map(9, 2, 7, 6, seed: 8).channels(0..<5).values)
+
+        var inPlace = x
+        conv.replace(channels: 4..<8, of: &inPlace, relu: true)
+        XCTAssertEqual(inPlace.channels(4..<8).values, plain.values)
+        XCTAssertEqual(inPlace.channels(0..<4).values, x.channels(0..<4).values)
+        XCTAssertEqual(inPlace.channels(8..<12).values, x.channels(8..<12).values)
+    }
+
+    func testFoldingBatchNormRetransformsTheFilters() {
+        var (conv, weight, bias) = conv(out: 5, in: 6, seed: 11)
+        let scale = values(5, seed: 12), shift = values(5, seed: 13)
+        // running_var = 1 - eps, mean 0: the fold's scale is the BN weight itself.
+        conv.fold(batchNorm: BatchNorm(weight: Tensor(shape: [5], values: scale), bias: Tensor(shape: [5], values: shift),
+                                       runningMean: Tensor(zeros: [5]),
+                                       runningVar: Tensor(shape: [5], values: [Float](repeating: 1 - 1e-5, count: 5))))
+        for o in 0..<5 {
+            for j in 0..<(6 * 9) { weight[o * 54 + j] *= scale[o] }
+            bias[o] = bias[o] * scale[o] + shift[o]
+        }
+        let x = map(6, 2, 10, 10, seed: 14)
+        XCTAssertLessThan(relativeError(conv(x).values, reference(x, weight: weight, bias: bias, out: 5)), 1e-6)
+    }
+
+    func testOtherShapesDoNotUseWinograd() {
+        for (k, s, p) in [(3, 2, 1), (1, 1, 0), (7, 2, 3), (3, 1, 0)] {
+            let conv = Conv2d(weight: Tensor(zeros: [2, 2, k, k]), stride: s, padding: p)
+            XCTAssertTrue(conv.winogradFilters.isEmpty, "k\(k) s\(s) p\(p)")
+        }
+    }
+}
