@@ -34,7 +34,7 @@ let package = Package(
         // Image decoding (TurboJPEG) and Pillow-exact preprocessing.
         .target(name: "Imaging", dependencies: ["CTurboJPEG"]),
         // The four networks (GAM, TAM, AAM, PSTA) and the scoring pipeline.
-        .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging"]),
+        .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging", "CBLAS"]),
         // HTTP/1.1 on POSIX sockets, Foundation and Dispatch: parser, multipart, routing, TLS.
         .target(name: "HTTPServer", dependencies: [
             "COpenSSL",
@@ -55,7 +55,8 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"]),
+        // Data/: small Pillow-made reference files, read via #filePath.
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"], exclude: ["Data"]),
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),

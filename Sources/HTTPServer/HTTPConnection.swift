@@ -167,7 +167,15 @@ final class HTTPConnection: @unchecked Sendable {
         while true {
             if let response = answer.wait(seconds: 0.25) { return response }
             if wasForceClosed { return nil }
+            if !request.clientGone.isSet && peerHungUp() { request.clientGone.set() }
         }
+    }
+
+    /// True once the peer closed or reset its side (a half-close counts: such clients are gone for us).
+    private func peerHungUp() -> Bool {
+        let readHangUp: Int16 = 0x2000  // POLLRDHUP (Linux); Glibc hides it behind _GNU_SOURCE
+        var p = pollfd(fd: fd, events: readHangUp, revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & (readHangUp | Int16(POLLHUP | POLLERR)) != 0
     }
 
     private func routingError(_ method: HTTPMethod, _ path: String) -> HTTPResponse {

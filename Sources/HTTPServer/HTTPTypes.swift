@@ -59,6 +59,15 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 }
 
+/// Whether the client of a request has hung up (checked by the connection while the handler runs).
+public final class ClientGone: @unchecked Sendable {
+    private let lock = NSLock()
+    private var gone = false
+    public init() {}
+    public var isSet: Bool { lock.withLock { gone } }
+    func set() { lock.withLock { gone = true } }
+}
+
 /// A complete request as handed to a route handler.
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
@@ -73,10 +82,13 @@ public struct HTTPRequest: Sendable {
     public var requestID: String
     /// "ip:port" ("[ip]:port" for IPv6) of the peer.
     public var remoteAddress: String
+    /// Set when the client hangs up before its answer is written: queued work for it can be dropped.
+    public var clientGone: ClientGone
 
     public init(method: HTTPMethod, path: String, query: String? = nil, version: HTTPVersion = .http11,
                 headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], requestID: String = "",
-                remoteAddress: String = "") {
+                remoteAddress: String = "", clientGone: ClientGone = ClientGone()) {
+        self.clientGone = clientGone
         self.method = method
         self.path = path
         self.query = query

@@ -42,89 +42,157 @@ public struct Conv2d: Sendable {
     public mutating func fold(batchNorm bn: BatchNorm) {
         precondition(bn.channels == outChannels, "BatchNorm has \(bn.channels) channels, conv has \(outChannels)")
         let k = inChannels * kernelHeight * kernelWidth
-        for o in 0..<outChannels {
-            let scale = bn.scale[o]
-            for j in 0..<k { weight[o * k + j] *= scale }
-            bias[o] = bias[o] * scale + bn.shift[o]
+        weight.withUnsafeMutableBufferPointer { w in
+            for o in 0..<outChannels {
+                let scale = bn.scale[o]
+                let row = w.baseAddress! + o * k
+                for j in 0..<k { row[j] *= scale }
+            }
         }
+        for o in 0..<outChannels { bias[o] = bias[o] * bn.scale[o] + bn.shift[o] }
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         ((height + 2 * padding - kernelHeight) / stride + 1, (width + 2 * padding - kernelWidth) / stride + 1)
     }
 
+    /// Multiply-accumulates of one call on `batch` frames of `height`x`width` (for GFLOP/s figures).
+    public func multiplyAccumulates(height: Int, width: Int, batch: Int = 1) -> Int {
+        let (oh, ow) = outputSize(height: height, width: width)
+        return outChannels * inChannels * kernelHeight * kernelWidth * oh * ow * batch
+    }
+
     /// conv(x) + bias (+ residual), then ReLU if asked. x: [C][N][H][W] -> [O][N][H'][W'].
     public func callAsFunction(_ x: FeatureMap, relu: Bool = false, adding residual: FeatureMap? = nil) -> FeatureMap {
         precondition(x.channels == inChannels, "conv expects \(inChannels) channels, got \(x.channels)")
         let (oh, ow) = outputSize(height: x.height, width: x.width)
-        var y = FeatureMap(channels: outChannels, batch: x.batch, height: oh, width: ow)
-        let n = y.columns
-        let k = inChannels * kernelHeight * kernelWidth
-        let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
-        let columns = direct ? x.values : im2col(x, outHeight: oh, outWidth: ow)
-        weight.withUnsafeBufferPointer { w in
-            columns.withUnsafeBufferPointer { c in
-                y.values.withUnsafeMutableBufferPointer { out in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                Int32(outChannels), Int32(n), Int32(k),
-                                1, w.baseAddress, Int32(k), c.baseAddress, Int32(n),
-                                0, out.baseAddress, Int32(n))
-                }
-            }
-        }
+        let count = outChannels * x.batch * oh * ow
         if let residual {
-            precondition(residual.values.count == y.values.count, "residual shape differs from conv output")
+            precondition(residual.values.count == count, "residual shape differs from conv output")
         }
-        y.values.withUnsafeMutableBufferPointer { out in
-            for o in 0..<outChannels {
-                let b = bias[o]
-                let row = out.baseAddress! + o * n
+        // `run` writes every output element, so the buffer starts uninitialized.
+        let values = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+            x.values.withUnsafeBufferPointer { src in
                 if let residual {
                     residual.values.withUnsafeBufferPointer { r in
-                        let rr = r.baseAddress! + o * n
-                        if relu { for i in 0..<n { row[i] = max(row[i] + b + rr[i], 0) } }
-                        else { for i in 0..<n { row[i] = row[i] + b + rr[i] } }
+                        run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width,
+                            into: dst.baseAddress!, relu: relu, residual: r.baseAddress!)
                     }
-                } else if relu {
-                    for i in 0..<n { row[i] = max(row[i] + b, 0) }
                 } else {
-                    for i in 0..<n { row[i] += b }
+                    run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width,
+                        into: dst.baseAddress!, relu: relu, residual: nil)
+                }
+            }
+            initialized = count
+        }
+        return FeatureMap(channels: outChannels, batch: x.batch, height: oh, width: ow, values: values)
+    }
+
+    /// Convolves channels `input` of x and writes the result to channels `at..<at+O` of y
+    /// (same batch, y sized for the output): Res2Net's branches fill one preallocated map.
+    public func callAsFunction(_ x: FeatureMap, channels input: Range<Int>, into y: inout FeatureMap, at first: Int, relu: Bool) {
+        precondition(input.count == inChannels && input.upperBound <= x.channels, "conv expects \(inChannels) input channels")
+        let (oh, ow) = outputSize(height: x.height, width: x.width)
+        precondition(y.batch == x.batch && y.height == oh && y.width == ow && first + outChannels <= y.channels,
+                     "conv output does not fit the target map")
+        let outColumns = y.columns
+        x.values.withUnsafeBufferPointer { src in
+            y.values.withUnsafeMutableBufferPointer { dst in
+                run(src.baseAddress! + input.lowerBound * x.columns, batch: x.batch, height: x.height, width: x.width,
+                    into: dst.baseAddress! + first * outColumns, relu: relu, residual: nil)
+            }
+        }
+    }
+
+    /// Replaces channels `range` of x by conv(those channels): for a size-preserving convolution
+    /// with as many outputs as inputs. The input is unfolded before the output is written.
+    public func replace(channels range: Range<Int>, of x: inout FeatureMap, relu: Bool) {
+        precondition(range.count == inChannels && inChannels == outChannels && range.upperBound <= x.channels,
+                     "in-place conv needs \(inChannels) channels in and out")
+        precondition(outputSize(height: x.height, width: x.width) == (x.height, x.width), "in-place conv must keep the size")
+        let (batch, height, width, columns) = (x.batch, x.height, x.width, x.columns)
+        x.values.withUnsafeMutableBufferPointer { v in
+            let slice = v.baseAddress! + range.lowerBound * columns
+            run(slice, batch: batch, height: height, width: width, into: slice, relu: relu, residual: nil, forceUnfold: true)
+        }
+    }
+
+    /// The kernel: the output starts as bias (+ residual), GEMM weights [O, K] x columns
+    /// [K, N·H'·W'] accumulates onto it (beta = 1: no separate zeroing or bias pass), then ReLU.
+    /// `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W', written in full.
+    /// When `forceUnfold`, the input is copied to columns first, so output may alias it.
+    func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
+             into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?,
+             forceUnfold: Bool = false) {
+        let (oh, ow) = outputSize(height: height, width: width)
+        let n = batch * oh * ow
+        let k = inChannels * kernelHeight * kernelWidth
+        let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 && !forceUnfold
+        var columns: UnsafeMutablePointer<Float>? = nil
+        defer { columns?.deallocate() }
+        if !direct {
+            let unfolded = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+            im2col(input, batch: batch, height: height, width: width, outHeight: oh, outWidth: ow, into: unfolded)
+            columns = unfolded
+        }
+        bias.withUnsafeBufferPointer { b in
+            for o in 0..<outChannels {
+                let (row, bo) = (output + o * n, b[o])
+                if let residual {
+                    let r = residual + o * n
+                    for i in 0..<n { row[i] = r[i] + bo }
+                } else {
+                    row.update(repeating: bo, count: n)
                 }
             }
         }
-        return y
+        weight.withUnsafeBufferPointer { w in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                        Int32(outChannels), Int32(n), Int32(k),
+                        1, w.baseAddress, Int32(k), columns.map { UnsafePointer($0) } ?? input, Int32(n),
+                        1, output, Int32(n))
+        }
+        if relu {
+            for i in 0..<(outChannels * n) { output[i] = max(output[i], 0) }
+        }
     }
 
-    /// Unfolds x into the GEMM's right operand [C·kh·kw, N·H'·W'] with zero padding.
-    private func im2col(_ x: FeatureMap, outHeight oh: Int, outWidth ow: Int) -> [Float] {
-        let n = x.batch * oh * ow
-        var cols = [Float](repeating: 0, count: inChannels * kernelHeight * kernelWidth * n)
-        let (h, w, s, p, kh, kw) = (x.height, x.width, stride, padding, kernelHeight, kernelWidth)
-        cols.withUnsafeMutableBufferPointer { dst in
-            x.values.withUnsafeBufferPointer { src in
-                for c in 0..<inChannels {
-                    for ky in 0..<kh {
-                        for kx in 0..<kw {
-                            let rowBase = ((c * kh + ky) * kw + kx) * n
-                            for b in 0..<x.batch {
-                                let plane = src.baseAddress! + (c * x.batch + b) * h * w
-                                for oy in 0..<oh {
-                                    let iy = oy * s - p + ky
-                                    let out = dst.baseAddress! + rowBase + (b * oh + oy) * ow
-                                    if iy < 0 || iy >= h { continue }  // stays zero
-                                    let line = plane + iy * w
-                                    for ox in 0..<ow {
-                                        let ix = ox * s - p + kx
-                                        if ix >= 0 && ix < w { out[ox] = line[ix] }
-                                    }
-                                }
+    /// Unfolds the input into the GEMM's right operand [C·kh·kw, N·H'·W'], writing every
+    /// element (zeros where the window reads padding).
+    private func im2col(_ src: UnsafePointer<Float>, batch: Int, height h: Int, width w: Int,
+                        outHeight oh: Int, outWidth ow: Int, into dst: UnsafeMutablePointer<Float>) {
+        let n = batch * oh * ow
+        let (s, p, kh, kw) = (stride, padding, kernelHeight, kernelWidth)
+        for c in 0..<inChannels {
+            for ky in 0..<kh {
+                for kx in 0..<kw {
+                    // Output columns [ox0, ox1) read inside the row; the rest read padding.
+                    let ox0 = min(ow, max(0, (p - kx + s - 1) / s))
+                    let last = w - 1 + p - kx
+                    let ox1 = last < 0 ? ox0 : max(ox0, min(ow, last / s + 1))
+                    let rowBase = dst + ((c * kh + ky) * kw + kx) * n
+                    for b in 0..<batch {
+                        let plane = src + (c * batch + b) * h * w
+                        for oy in 0..<oh {
+                            let iy = oy * s - p + ky
+                            let out = rowBase + (b * oh + oy) * ow
+                            if iy < 0 || iy >= h {
+                                out.update(repeating: 0, count: ow)
+                                continue
                             }
+                            out.update(repeating: 0, count: ox0)
+                            let line = plane + iy * w + (ox0 * s - p + kx)
+                            if s == 1 {
+                                (out + ox0).update(from: line, count: ox1 - ox0)
+                            } else {
+                                for i in 0..<(ox1 - ox0) { out[ox0 + i] = line[i * s] }
+                            }
+                            (out + ox1).update(repeating: 0, count: ow - ox1)
                         }
                     }
                 }
             }
         }
-        return cols
     }
 }
 

@@ -74,6 +74,20 @@ public struct FeatureMap: Sendable {
                           values: Array(values[(range.lowerBound * per)..<(range.upperBound * per)]))
     }
 
+    /// Adds channels `source` to the as many channels starting at `destination` (in place;
+    /// the ranges must not overlap): Res2Net's `sp = sp + spx[i]`.
+    public mutating func add(channels source: Range<Int>, to destination: Int) {
+        let per = columns
+        precondition(source.upperBound <= channels && destination + source.count <= channels
+                     && (destination >= source.upperBound || destination + source.count <= source.lowerBound),
+                     "channel ranges out of bounds or overlapping")
+        let count = source.count * per
+        values.withUnsafeMutableBufferPointer { v in
+            let (src, dst) = (v.baseAddress! + source.lowerBound * per, v.baseAddress! + destination * per)
+            for i in 0..<count { dst[i] += src[i] }
+        }
+    }
+
     /// Concatenation along channels (torch.cat(dim=1)).
     public static func concatenate(_ maps: [FeatureMap]) -> FeatureMap {
         precondition(!maps.isEmpty)

@@ -4,11 +4,26 @@ public enum Pool {
     public static func max(_ x: FeatureMap, kernel: Int, stride: Int, padding: Int) -> FeatureMap {
         let oh = (x.height + 2 * padding - kernel) / stride + 1
         let ow = (x.width + 2 * padding - kernel) / stride + 1
-        return window(x, outHeight: oh, outWidth: ow, kernel: kernel, stride: stride, padding: padding) { plane, y0, y1, x0, x1, w, _ in
-            var m = -Float.infinity
-            for yy in y0..<y1 { for xx in x0..<x1 { m = Swift.max(m, plane[yy * w + xx]) } }
-            return m
+        var y = FeatureMap(channels: x.channels, batch: x.batch, height: oh, width: ow)
+        let (h, w) = (x.height, x.width)
+        x.values.withUnsafeBufferPointer { src in
+            y.values.withUnsafeMutableBufferPointer { out in
+                for p in 0..<(x.channels * x.batch) {
+                    let plane = src.baseAddress! + p * h * w
+                    let dst = out.baseAddress! + p * oh * ow
+                    for oy in 0..<oh {
+                        let (y0, y1) = clip(oy * stride - padding, kernel, h)
+                        for ox in 0..<ow {
+                            let (x0, x1) = clip(ox * stride - padding, kernel, w)
+                            var m = -Float.infinity
+                            for yy in y0..<y1 { for xx in x0..<x1 { m = Swift.max(m, plane[yy * w + xx]) } }
+                            dst[oy * ow + ox] = m
+                        }
+                    }
+                }
+            }
         }
+        return y
     }
 
     /// AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad).
@@ -17,20 +32,61 @@ public enum Pool {
     /// kernel = stride with ceil_mode and padding not counted (downsample paths).
     public static func average(_ x: FeatureMap, kernel: Int, stride: Int, padding: Int = 0,
                                ceilMode: Bool = false, countIncludePad: Bool = true) -> FeatureMap {
+        let size = averageOutputSize(height: x.height, width: x.width, kernel: kernel, stride: stride,
+                                     padding: padding, ceilMode: ceilMode)
+        var y = FeatureMap(channels: x.channels, batch: x.batch, height: size.height, width: size.width)
+        average(x, channels: 0..<x.channels, into: &y, at: 0, kernel: kernel, stride: stride, padding: padding,
+                ceilMode: ceilMode, countIncludePad: countIncludePad)
+        return y
+    }
+
+    /// Average-pools channels `input` of x into channels `at..<at+input.count` of y (sized for
+    /// the output): Res2Net's untouched split joins the branch outputs without a concatenation.
+    public static func average(_ x: FeatureMap, channels input: Range<Int>, into y: inout FeatureMap, at first: Int,
+                               kernel: Int, stride: Int, padding: Int = 0,
+                               ceilMode: Bool = false, countIncludePad: Bool = true) {
+        let (oh, ow) = averageOutputSize(height: x.height, width: x.width, kernel: kernel, stride: stride,
+                                         padding: padding, ceilMode: ceilMode)
+        precondition(input.upperBound <= x.channels && y.batch == x.batch && y.height == oh && y.width == ow
+                     && first + input.count <= y.channels, "pooled channels do not fit the target map")
+        let (h, w, batch) = (x.height, x.width, x.batch)
+        x.values.withUnsafeBufferPointer { src in
+            y.values.withUnsafeMutableBufferPointer { out in
+                for p in 0..<(input.count * batch) {
+                    let plane = src.baseAddress! + (input.lowerBound * batch + p) * h * w
+                    let dst = out.baseAddress! + (first * batch + p) * oh * ow
+                    for oy in 0..<oh {
+                        let ys = oy * stride - padding
+                        let (y0, y1) = clip(ys, kernel, h)
+                        // PyTorch counts padding up to the padded edge, never past it.
+                        let paddedRows = Swift.min(ys + kernel, h + padding) - ys
+                        for ox in 0..<ow {
+                            let xs = ox * stride - padding
+                            let (x0, x1) = clip(xs, kernel, w)
+                            var s: Float = 0
+                            for yy in y0..<y1 { for xx in x0..<x1 { s += plane[yy * w + xx] } }
+                            let divisor = countIncludePad
+                                ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
+                                : (y1 - y0) * (x1 - x0)
+                            dst[oy * ow + ox] = s / Float(divisor)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// AvgPool2d's output size; with ceil_mode the last window must start inside the input
+    /// or its left padding (as PyTorch).
+    public static func averageOutputSize(height: Int, width: Int, kernel: Int, stride: Int, padding: Int,
+                                         ceilMode: Bool) -> (height: Int, width: Int) {
         func outSize(_ n: Int) -> Int {
             let span = n + 2 * padding - kernel
             var o = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
-            // PyTorch: the last window must start inside the input or left padding.
             if ceilMode && (o - 1) * stride >= n + padding { o -= 1 }
             return o
         }
-        let oh = outSize(x.height), ow = outSize(x.width)
-        return window(x, outHeight: oh, outWidth: ow, kernel: kernel, stride: stride, padding: padding) { plane, y0, y1, x0, x1, w, window in
-            var s: Float = 0
-            for yy in y0..<y1 { for xx in x0..<x1 { s += plane[yy * w + xx] } }
-            let divisor = countIncludePad ? window : (y1 - y0) * (x1 - x0)
-            return s / Float(divisor)
-        }
+        return (outSize(height), outSize(width))
     }
 
     /// AdaptiveAvgPool2d(1): the mean of each plane, as [N][C] rows (ready for a Linear).
@@ -50,34 +106,9 @@ public enum Pool {
         return out
     }
 
-    /// Runs `reduce` over each output window. It gets the plane, the window clipped to the
-    /// input ([y0, y1) x [x0, x1)), the plane width, and the window's size with padding
-    /// (clipped to input + padding, as PyTorch counts it for count_include_pad).
-    private static func window(
-        _ x: FeatureMap, outHeight oh: Int, outWidth ow: Int, kernel: Int, stride: Int, padding: Int,
-        _ reduce: (UnsafePointer<Float>, Int, Int, Int, Int, Int, Int) -> Float
-    ) -> FeatureMap {
-        var y = FeatureMap(channels: x.channels, batch: x.batch, height: oh, width: ow)
-        let (h, w) = (x.height, x.width)
-        y.values.withUnsafeMutableBufferPointer { out in
-            x.values.withUnsafeBufferPointer { src in
-                for p in 0..<(x.channels * x.batch) {
-                    let plane = src.baseAddress! + p * h * w
-                    let dst = out.baseAddress! + p * oh * ow
-                    for oy in 0..<oh {
-                        let ys = oy * stride - padding
-                        let ye = Swift.min(ys + kernel, h + padding)
-                        let (y0, y1) = (Swift.max(ys, 0), Swift.min(ye, h))
-                        for ox in 0..<ow {
-                            let xs = ox * stride - padding
-                            let xe = Swift.min(xs + kernel, w + padding)
-                            let (x0, x1) = (Swift.max(xs, 0), Swift.min(xe, w))
-                            dst[oy * ow + ox] = reduce(plane, y0, y1, x0, x1, w, (ye - ys) * (xe - xs))
-                        }
-                    }
-                }
-            }
-        }
-        return y
+    /// The window [start, start+kernel) clipped to [0, size).
+    @inline(__always)
+    private static func clip(_ start: Int, _ kernel: Int, _ size: Int) -> (Int, Int) {
+        (Swift.max(start, 0), Swift.min(start + kernel, size))
     }
 }

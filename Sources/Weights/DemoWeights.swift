@@ -7,20 +7,23 @@ import Tensors
 public enum DemoWeights {
     public static let name = "dfgaze-demo-v1"
 
-    /// Generates the parameters `keys` (name -> shape) of `network` ("gam", "tam", "aam", "agg").
+    /// Generates the parameters `keys` (name -> shape) of `network` ("gam", "tam", "aam", "agg"),
+    /// tensors in parallel: each has its own seed, so the order of work does not matter.
     public static func generate(network: String, keys: [(key: String, shape: [Int])]) -> StateDict {
         let batchNormModules = Set(keys.compactMap { k -> String? in
             k.key.hasSuffix(".running_mean") ? String(k.key.dropLast(".running_mean".count)) : nil
         })
-        var state = StateDict()
-        for (key, shape) in keys {
+        let tensors = concurrentMap(keys.count) { i in
+            let (key, shape) = keys[i]
             let module = key.split(separator: ".").dropLast().joined(separator: ".")
             let leaf = key.split(separator: ".").last.map(String.init) ?? key
             let rule = Rule(network: network, key: key, leaf: leaf, shape: shape,
                             isBatchNorm: batchNormModules.contains(module))
-            state[key] = Tensor(shape: shape, values: values(seed: fnv1a64("\(name)/\(network)/\(key)"),
-                                                            count: shape.reduce(1, *), rule: rule))
+            return Tensor(shape: shape, values: values(seed: fnv1a64("\(name)/\(network)/\(key)"),
+                                                       count: shape.reduce(1, *), rule: rule))
         }
+        var state = StateDict()
+        for (k, t) in zip(keys, tensors) { state[k.key] = t }
         return state
     }
 
@@ -63,20 +66,22 @@ public enum DemoWeights {
 
     static func values(seed: UInt64, count: Int, rule: Rule) -> [Float] {
         var out = [Float](repeating: 0, count: count)
-        var z0 = seed
-        for i in 0..<count {
-            z0 &+= 0x9E37_79B9_7F4A_7C15  // seed + (i+1)·golden, splitmix64
-            var z = z0
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z = z ^ (z >> 31)
-            let u = Float(z >> 40) * 0x1p-24
-            let v = 2 * u - 1
-            switch rule {
-            case .gamma(let g): out[i] = g * (1 + 0.25 * v)
-            case .shift: out[i] = 0.125 * v
-            case .variance: out[i] = 1 + 0.5 * u
-            case .scaled(let a): out[i] = v * a
+        out.withUnsafeMutableBufferPointer { out in
+            var z0 = seed
+            for i in out.indices {
+                z0 &+= 0x9E37_79B9_7F4A_7C15  // seed + (i+1)·golden, splitmix64
+                var z = z0
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                z = z ^ (z >> 31)
+                let u = Float(z >> 40) * 0x1p-24
+                let v = 2 * u - 1
+                switch rule {
+                case .gamma(let g): out[i] = g * (1 + 0.25 * v)
+                case .shift: out[i] = 0.125 * v
+                case .variance: out[i] = 1 + 0.5 * u
+                case .scaled(let a): out[i] = v * a
+                }
             }
         }
         return out

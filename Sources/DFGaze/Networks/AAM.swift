@@ -1,0 +1,50 @@
+import Tensors
+
+/// AAM, the attribute branch: FairFace's torchvision ResNet-34 (`attributecnn.ResNet34`, keys
+/// under `base.`) and a Linear(512, 2048) `fc` that lifts its `layer4` map to the aggregator's
+/// 2048 channels.
+public final class AAM: Sendable {
+    let trunk: ResNet<BasicBlock>
+    let fc: Linear
+
+    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
+    /// missing, misshapen and unexpected key. The 18-way attribute head `base.fc` is never read.
+    public convenience init(weights: StateDict) throws {
+        let binder = WeightBinder(network: "aam", state: weights, ignoring: { $0.hasPrefix("base.fc.") })
+        self.init(binder)
+        try binder.finish()
+    }
+
+    init(_ binder: WeightBinder) {
+        let stem = binder.conv("base.conv1", batchNorm: "base.bn1", out: 64, in: 3, kernel: 7, stride: 2, padding: 3)
+        trunk = ResNet(binder, stem: [stem], prefix: "base.", depths: [3, 4, 6, 3])
+        fc = binder.linear("fc", out: 2048, in: 512)
+    }
+
+    /// Every key the forward pass reads, with its shape.
+    public static let parameterSpec: [(key: String, shape: [Int])] = {
+        let binder = WeightBinder(network: "aam", state: StateDict())
+        _ = AAM(binder)
+        return binder.requested
+    }()
+
+    /// frames: [3][N][224][224], normalized -> the fc output as (N, 2048, 7, 7), in [C][N][H][W].
+    ///
+    /// The authors apply `fc` as `layer4.view(b*h*w, c)` on PyTorch's [N][C][H][W] buffer: each
+    /// row is a run of 512 consecutive floats of one frame's [c][h][w] memory (not the channels
+    /// of one position), and the (b*h*w, 2048) result is read back as (b, 2048, h, w). Taken
+    /// literally, that is one GEMM over the NCHW buffer whose output is the NCHW result.
+    public func callAsFunction(_ frames: FeatureMap) -> FeatureMap {
+        let layer4 = trunk(frames)
+        let rows = layer4.batch * layer4.planeSize
+        let out = fc(layer4.nchw(), rows: rows)
+        return FeatureMap(nchw: out, batch: layer4.batch, channels: fc.outFeatures,
+                          height: layer4.height, width: layer4.width)
+    }
+
+    /// Multiply-accumulates of one call on `frames` frames of 224x224.
+    func multiplyAccumulates(frames: Int) -> Int {
+        let trunk = trunk.multiplyAccumulates(height: 224, width: 224)
+        return frames * (trunk.count + trunk.height * trunk.width * fc.inFeatures * fc.outFeatures)
+    }
+}

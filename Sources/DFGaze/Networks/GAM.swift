@@ -1,0 +1,70 @@
+import Foundation
+import Tensors
+
+/// GAM, the gaze branch: L2CS-Net (`l2cs1.L2CS` with torchvision's Bottleneck, [3, 4, 6, 3],
+/// 90 bins of 4 degrees). Per frame it gives yaw and pitch logits, and its `layer4` map feeds
+/// the aggregator.
+public final class GAM: Sendable {
+    public static let bins = 90
+    let trunk: ResNet<Bottleneck>
+    let fcYawGaze: Linear
+    let fcPitchGaze: Linear
+
+    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
+    /// missing, misshapen and unexpected key. `fc_finetune` (vestigial) is never read.
+    public convenience init(weights: StateDict) throws {
+        let binder = WeightBinder(network: "gam", state: weights, ignoring: { $0.hasPrefix("fc_finetune.") })
+        self.init(binder)
+        try binder.finish()
+    }
+
+    init(_ binder: WeightBinder) {
+        let stem = binder.conv("conv1", batchNorm: "bn1", out: 64, in: 3, kernel: 7, stride: 2, padding: 3)
+        trunk = ResNet(binder, stem: [stem], prefix: "", depths: [3, 4, 6, 3])
+        fcYawGaze = binder.linear("fc_yaw_gaze", out: Self.bins, in: 2048)
+        fcPitchGaze = binder.linear("fc_pitch_gaze", out: Self.bins, in: 2048)
+    }
+
+    /// Every key the forward pass reads, with its shape.
+    public static let parameterSpec: [(key: String, shape: [Int])] = {
+        let binder = WeightBinder(network: "gam", state: StateDict())
+        _ = GAM(binder)
+        return binder.requested
+    }()
+
+    /// frames: [3][N][224][224], normalized. Logits are N rows of 90; layer4 is [2048][N][7][7].
+    public func callAsFunction(_ frames: FeatureMap) -> (yawLogits: [Float], pitchLogits: [Float], layer4: FeatureMap) {
+        let layer4 = trunk(frames)
+        let pooled = Pool.globalAverage(layer4)
+        return (fcYawGaze(pooled, rows: layer4.batch), fcPitchGaze(pooled, rows: layer4.batch), layer4)
+    }
+
+    /// Multiply-accumulates of one call on `frames` frames of 224x224.
+    func multiplyAccumulates(frames: Int) -> Int {
+        let trunkCount = trunk.multiplyAccumulates(height: 224, width: 224).count
+        return frames * (trunkCount + 2 * fcYawGaze.inFeatures * fcYawGaze.outFeatures)
+    }
+
+    /// L2CS decoding: the expected bin under the softmax, in degrees (`bin * 4 - 180`), and the
+    /// unit gaze vector (-cos p sin y, -sin p, -cos p cos y). Logits are rows of 90 per frame.
+    public static func gaze(yawLogits: [Float], pitchLogits: [Float]) -> [(yawDeg: Double, pitchDeg: Double, vector: [Double])] {
+        precondition(yawLogits.count == pitchLogits.count && yawLogits.count % bins == 0,
+                     "gaze needs rows of \(bins) yaw and pitch logits")
+        func degrees(_ logits: ArraySlice<Float>) -> Double {
+            let m = Double(logits.max() ?? 0)
+            var (total, weighted) = (0.0, 0.0)
+            for (bin, l) in logits.enumerated() {
+                let e = Foundation.exp(Double(l) - m)
+                total += e
+                weighted += e * Double(bin)
+            }
+            return weighted / total * 4 - 180
+        }
+        return (0..<(yawLogits.count / bins)).map { frame in
+            let rows = (frame * bins)..<((frame + 1) * bins)
+            let (yaw, pitch) = (degrees(yawLogits[rows]), degrees(pitchLogits[rows]))
+            let (y, p) = (yaw * .pi / 180, pitch * .pi / 180)
+            return (yaw, pitch, [-Foundation.cos(p) * Foundation.sin(y), -Foundation.sin(p), -Foundation.cos(p) * Foundation.cos(y)])
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Imaging module: see Package.swift for its place in the architecture.

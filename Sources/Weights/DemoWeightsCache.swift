@@ -1,0 +1,94 @@
+import Foundation
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The demo weights on disk: generated on first use into a cache folder, checked on every start.
+extension DemoWeights {
+    public typealias ParameterSpecs = [String: [(key: String, shape: [Int])]]
+
+    public static let provenance = WeightsManifest.Provenance(
+        recipe: name,
+        specification: "Tests/Fixtures/dfgaze-demo-v1/SPEC.md section 1 (FNV-1a 64 seed per key, splitmix64 stream, per-kind scaling)")
+
+    /// The manifest of the demo weights for the parameters the networks read, pinned in the
+    /// source so an installed binary needs no checkout (`weights-manifest.json` holds the same).
+    public static func pinnedManifest() throws -> WeightsManifest {
+        try WeightsManifest.decode(Data(pinnedManifestJSON.utf8))
+    }
+
+    /// `$DFGAZE_CACHE_DIR`, else `$XDG_CACHE_HOME/dfgaze`, else `~/.cache/dfgaze`; then `/dfgaze-demo-v1`.
+    public static func defaultCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        func absolute(_ name: String) -> URL? {
+            // XDG: relative paths are invalid and ignored.
+            guard let path = environment[name], path.hasPrefix("/") else { return nil }
+            return URL(fileURLWithPath: path, isDirectory: true)
+        }
+        let base = absolute("DFGAZE_CACHE_DIR")
+            ?? absolute("XDG_CACHE_HOME")?.appendingPathComponent("dfgaze", isDirectory: true)
+            ?? (absolute("HOME") ?? FileManager.default.homeDirectoryForCurrentUser)
+                .appendingPathComponent(".cache/dfgaze", isDirectory: true)
+        return base.appendingPathComponent(name, isDirectory: true)
+    }
+
+    /// Makes `cacheDir` hold the demo weights for exactly the parameters `specs` (network ->
+    /// keys and shapes, as the networks ask for them) and returns it. Files already there are
+    /// kept when their manifest describes these parameters (and, when they are the pinned ones,
+    /// equals the pinned manifest) and every file's size and SHA-256 match; otherwise all are
+    /// generated again. A lock file makes a second process wait rather than generate too; files
+    /// land by rename, so a reader never sees half a file.
+    @discardableResult
+    public static func ensure(in cacheDir: URL = defaultCacheDirectory(), specs: ParameterSpecs) throws -> URL {
+        guard Set(specs.keys) == Set(WeightsManifest.networks) else {
+            throw WeightsError.badManifest("demo weights need specs for \(WeightsManifest.networks), got \(specs.keys.sorted())")
+        }
+        try FileManager.default.createDirectory(at: cacheDir, withIntermediateDirectories: true)
+        let lock = try lockFile(in: cacheDir)
+        defer { close(lock) }  // closing releases the lock
+
+        if isValid(cacheDir, specs: specs) { return cacheDir }
+        var networks: [String: StateDict] = [:]
+        for network in WeightsManifest.networks {
+            networks[network] = generate(network: network, keys: specs[network] ?? [])
+        }
+        try WeightsDirectory.write(networks: networks, name: name, demo: true, provenance: provenance, to: cacheDir)
+        return cacheDir
+    }
+
+    /// The demo files in `dir` are these parameters' and intact.
+    static func isValid(_ dir: URL, specs: ParameterSpecs) -> Bool {
+        guard let manifest = try? WeightsDirectory.readManifest(in: dir), manifest.name == name, manifest.demo,
+              describes(manifest, specs) else { return false }
+        if let pinned = try? pinnedManifest(), describes(pinned, specs), !pinned.differences(from: manifest).isEmpty {
+            return false
+        }
+        let files = manifest.files
+        return !concurrentMap(files.count) { (try? WeightsDirectory.checkedData(files[$0], in: dir)) != nil }.contains(false)
+    }
+
+    /// The manifest lists exactly these float32 parameters.
+    static func describes(_ manifest: WeightsManifest, _ specs: ParameterSpecs) -> Bool {
+        manifest.files.allSatisfy { file in
+            let expected = (specs[file.network] ?? []).map { ($0.key, $0.shape) }
+                .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+            return file.tensors.count == expected.count
+                && zip(file.tensors, expected).allSatisfy { $0.name == $1.0 && $0.shape == $1.1 && $0.dtype == "F32" }
+        }
+    }
+
+    /// An exclusive lock on `dir/.lock`, held until the descriptor is closed.
+    private static func lockFile(in dir: URL) throws -> Int32 {
+        let path = dir.appendingPathComponent(".lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WeightsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw WeightsError.unreadable(file: path, reason: "cannot lock: \(reason)")
+            }
+        }
+        return fd
+    }
+}

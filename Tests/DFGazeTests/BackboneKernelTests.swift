@@ -1,0 +1,103 @@
+import Tensors
+import XCTest
+
+/// The Tensors kernels the backbones add, against direct loops: padding wider than the input,
+/// strides, the sliced and in-place convolutions Res2Net uses, and both kinds of its pooling.
+final class BackboneKernelTests: XCTestCase {
+    /// Deterministic values in [-1, 1).
+    func values(_ count: Int, seed: UInt64) -> [Float] {
+        var z = seed
+        return (0..<count).map { _ in
+            z = z &* 6364136223846793005 &+ 1442695040888963407
+            return Float(z >> 40) * 0x1p-23 - 1
+        }
+    }
+
+    func map(_ c: Int, _ n: Int, _ h: Int, _ w: Int, seed: UInt64) -> FeatureMap {
+        FeatureMap(channels: c, batch: n, height: h, width: w, values: values(c * n * h * w, seed: seed))
+    }
+
+    /// Direct convolution in Double, [C][N][H][W] in and out.
+    func reference(_ x: FeatureMap, weight: [Float], bias: [Float], out o: Int, kernel k: Int, stride s: Int, padding p: Int) -> [Float] {
+        let oh = (x.height + 2 * p - k) / s + 1, ow = (x.width + 2 * p - k) / s + 1
+        var y = [Float](repeating: 0, count: o * x.batch * oh * ow)
+        for oc in 0..<o { for n in 0..<x.batch { for oy in 0..<oh { for ox in 0..<ow {
+            var sum = Double(bias[oc])
+            for c in 0..<x.channels { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * s - p + ky, ix = ox * s - p + kx
+                guard iy >= 0, iy < x.height, ix >= 0, ix < x.width else { continue }
+                sum += Double(weight[((oc * x.channels + c) * k + ky) * k + kx])
+                    * Double(x.values[((c * x.batch + n) * x.height + iy) * x.width + ix])
+            }}}
+            y[((oc * x.batch + n) * oh + oy) * ow + ox] = Float(sum)
+        }}}}
+        return y
+    }
+
+    func assertClose(_ a: [Float], _ b: [Float], line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, line: line)
+        for (u, v) in zip(a, b) where abs(u - v) > 1e-5 * max(1, abs(v)) {
+            return XCTFail("\(u) != \(v)", line: line)
+        }
+    }
+
+    func testConvolutionMatchesDirectLoopsIncludingPaddingWiderThanTheInput() {
+        for (h, w, k, s, p) in [(7, 5, 3, 1, 1), (9, 8, 3, 2, 1), (2, 3, 7, 2, 3), (6, 6, 1, 2, 0), (5, 5, 1, 1, 0)] {
+            let x = map(3, 2, h, w, seed: 1)
+            let weight = values(4 * 3 * k * k, seed: 2), bias = values(4, seed: 3)
+            let conv = Conv2d(weight: Tensor(shape: [4, 3, k, k], values: weight), bias: Tensor(shape: [4], values: bias),
+                              stride: s, padding: p)
+            assertClose(conv(x).values, reference(x, weight: weight, bias: bias, out: 4, kernel: k, stride: s, padding: p))
+            let expected = reference(x, weight: weight, bias: bias, out: 4, kernel: k, stride: s, padding: p)
+            let residual = FeatureMap(channels: 4, batch: 2, height: (h + 2 * p - k) / s + 1, width: (w + 2 * p - k) / s + 1,
+                                      values: values(expected.count, seed: 4))
+            assertClose(conv(x, relu: true, adding: residual).values,
+                        zip(expected, residual.values).map { max($0 + $1, 0) })
+        }
+    }
+
+    func testSlicedAndInPlaceConvolutionsEqualThePlainOne() {
+        let x = map(9, 2, 6, 5, seed: 5)
+        let conv = Conv2d(weight: Tensor(shape: [3, 3, 3, 3], values: values(81, seed: 6)),
+                          bias: Tensor(shape: [3], values: values(3, seed: 7)), padding: 1)
+        let plain = conv(x.channels(3..<6), relu: true)
+
+        var target = map(7, 2, 6, 5, seed: 8)
+        conv(x, channels: 3..<6, into: &target, at: 4, relu: true)
+        assertClose(target.channels(4..<7).values, plain.values)
+        assertClose(target.channels(0..<4).values, map(7, 2, 6, 5, seed: 8).channels(0..<4).values)
+
+        var inPlace = x
+        conv.replace(channels: 3..<6, of: &inPlace, relu: true)
+        assertClose(inPlace.channels(3..<6).values, plain.values)
+        assertClose(inPlace.channels(0..<3).values, x.channels(0..<3).values)
+        assertClose(inPlace.channels(6..<9).values, x.channels(6..<9).values)
+    }
+
+    func testRes2NetPoolings() {
+        // 3x3 stride 2 padding 1 counting padding: a corner window divides by 9.
+        let x = map(2, 2, 5, 5, seed: 9)
+        let pooled = Pool.average(x, kernel: 3, stride: 2, padding: 1)
+        XCTAssertEqual([pooled.height, pooled.width], [3, 3])
+        let v = x.values
+        XCTAssertEqual(pooled.values[0], (v[0] + v[1] + v[5] + v[6]) / 9, accuracy: 1e-6)
+        // Into a slice of a larger map, the same numbers.
+        var target = FeatureMap(channels: 3, batch: 2, height: 3, width: 3)
+        Pool.average(x, channels: 1..<2, into: &target, at: 2, kernel: 3, stride: 2, padding: 1)
+        assertClose(target.channels(2..<3).values, pooled.channels(1..<2).values)
+        // 2x2 stride 2, ceil mode, padding not counted: an odd edge averages what it covers.
+        let odd = map(1, 1, 3, 3, seed: 10)
+        let down = Pool.average(odd, kernel: 2, stride: 2, ceilMode: true, countIncludePad: false)
+        XCTAssertEqual([down.height, down.width], [2, 2])
+        XCTAssertEqual(down.values[3], odd.values[8], accuracy: 1e-6)
+        XCTAssertEqual(down.values[1], (odd.values[2] + odd.values[5]) / 2, accuracy: 1e-6)
+    }
+
+    func testAddingChannelsInPlace() {
+        var x = map(3, 2, 2, 2, seed: 11)
+        let before = x
+        x.add(channels: 0..<1, to: 2)
+        assertClose(x.channels(2..<3).values, zip(before.channels(0..<1).values, before.channels(2..<3).values).map(+))
+        assertClose(x.channels(0..<2).values, before.channels(0..<2).values)
+    }
+}

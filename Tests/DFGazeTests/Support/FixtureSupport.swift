@@ -1,0 +1,80 @@
+import Foundation
+import Tensors
+import Weights
+import XCTest
+
+/// Paths into Tests/Fixtures/dfgaze-demo-v1 and the fixture's inputs in the networks' layout.
+enum Fixture {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // Support
+        .deletingLastPathComponent()  // DFGazeTests
+        .deletingLastPathComponent()  // Tests
+        .appendingPathComponent("Fixtures/dfgaze-demo-v1")
+
+    static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+
+    static func expected() throws -> SafeTensorsFile { try SafeTensorsFile(contentsOf: url("expected.safetensors")) }
+
+    static func json(_ name: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(contentsOf: url(name))) }
+
+    /// checkpoint_keys.json for `network`: every key of the authors' state dict with its shape.
+    static func checkpointShapes(_ network: String) throws -> [String: [Int]] {
+        let all = try XCTUnwrap(try json("checkpoint_keys.json") as? [String: [[Any]]])
+        var shapes: [String: [Int]] = [:]
+        for row in try XCTUnwrap(all[network]) {
+            shapes[try XCTUnwrap(row[0] as? String)] = try XCTUnwrap(row[1] as? [Int])
+        }
+        return shapes
+    }
+
+    /// The keys the demo weights generate for `network` (demo_weights_sha256.json).
+    static func generatedKeys(_ network: String) throws -> Set<String> {
+        let all = try XCTUnwrap(try json("demo_weights_sha256.json") as? [String: [String: String]])
+        return Set(try XCTUnwrap(all[network]).keys)
+    }
+
+    /// Demo weights for a network whose parameter spec is `spec`.
+    static func demoWeights(_ network: String, spec: [(key: String, shape: [Int])]) -> StateDict {
+        DemoWeights.generate(network: network, keys: spec)
+    }
+
+    static let mean: [Float] = [0.643, 0.466, 0.387]
+    static let std: [Float] = [0.259, 0.220, 0.203]
+
+    /// SPEC.md section 2's normalisation of 224x224x3 uint8 crops, in Float32 as torchvision
+    /// does it (x / 255, then (x - mean) / std), into [3][N][224][224].
+    static func normalized(crops: [[UInt8]], size: Int = 224) -> FeatureMap {
+        let plane = size * size
+        var map = FeatureMap(channels: 3, batch: crops.count, height: size, width: size)
+        for (n, crop) in crops.enumerated() {
+            precondition(crop.count == plane * 3)
+            for c in 0..<3 {
+                let base = (c * crops.count + n) * plane
+                for i in 0..<plane { map.values[base + i] = (Float(crop[i * 3 + c]) / 255 - mean[c]) / std[c] }
+            }
+        }
+        return map
+    }
+
+    /// The normalized crops `<name>.crop_rgb` of frames `names`, batched.
+    static func frames(_ names: [String], from file: SafeTensorsFile) throws -> FeatureMap {
+        normalized(crops: try names.map { try file.bytes("\($0).crop_rgb") })
+    }
+
+    /// max |actual - expected| / max |expected|.
+    static func relativeError(_ actual: [Float], _ expected: [Float]) -> Float {
+        precondition(actual.count == expected.count)
+        var (diff, scale): (Float, Float) = (0, 0)
+        for (a, e) in zip(actual, expected) {
+            diff = max(diff, abs(a - e))
+            scale = max(scale, abs(e))
+        }
+        return diff / scale
+    }
+
+    /// Frame `n` of a map, in PyTorch's [C][H][W] order.
+    static func frame(_ n: Int, of map: FeatureMap) -> [Float] {
+        let per = map.channels * map.planeSize
+        return Array(map.nchw()[(n * per)..<((n + 1) * per)])
+    }
+}
