@@ -109,3 +109,19 @@ write("safetensors", "float_dims", safetensors({"w": {"dtype": "U8", "shape": [1
 write("safetensors", "bad_metadata", safetensors({"__metadata__": {"n": 1}}, b""))
 write("safetensors", "header_too_long", struct.pack("<Q", 1 << 40) + b"{}")
 write("safetensors", "not_json", struct.pack("<Q", 4) + b"{no}")
+
+# jpeg: the fixture frames, the Imaging tests' tiny files (4:2:0, progressive 4:4:4, grayscale, CMYK),
+# and near-valid cuts of one of them.
+ROOT = CORPUS.parents[2]
+for frame in sorted((ROOT / "Tests/Fixtures/dfgaze-demo-v1/frames").glob("*.jpg")):
+    write("jpeg", frame.name, frame.read_bytes())
+for name in ["color420.jpg", "progressive444.jpg", "gray.jpg", "cmyk.jpg"]:
+    write("jpeg", name, (ROOT / "Tests/ImagingTests/Data" / name).read_bytes())
+progressive = (ROOT / "Tests/ImagingTests/Data/progressive444.jpg").read_bytes()
+write("jpeg", "progressive_truncated.jpg", progressive[: len(progressive) // 2])
+write("jpeg", "progressive_no_eoi.jpg", progressive[:-2])
+write("jpeg", "soi_only.jpg", b"\xff\xd8")
+
+# checkpoint: the importer's test checkpoints, written by torch (zip, legacy, and hostile ones).
+for pt in sorted((ROOT / "Tests/WeightsTests/Resources/checkpoints").glob("*.pt")):
+    write("checkpoint", pt.name, pt.read_bytes())
