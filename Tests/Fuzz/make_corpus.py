@@ -4,9 +4,11 @@
 Run from anywhere: python3 Tests/Fuzz/make_corpus.py. The output is committed; rerunning it is only
 needed when the seeds below change.
 """
+import io
 import json
 import pathlib
 import struct
+import zipfile
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "corpus"
 
@@ -125,3 +127,20 @@ write("jpeg", "soi_only.jpg", b"\xff\xd8")
 # checkpoint: the importer's test checkpoints, written by torch (zip, legacy, and hostile ones).
 for pt in sorted((ROOT / "Tests/WeightsTests/Resources/checkpoints").glob("*.pt")):
     write("checkpoint", pt.name, pt.read_bytes())
+
+# pickle: the state-dict pickles inside those checkpoints (data.pkl of the zips; the legacy file's
+# pickles from its start), and a few hand-written ones.
+for pt in sorted((ROOT / "Tests/WeightsTests/Resources/checkpoints").glob("*.pt")):
+    data = pt.read_bytes()
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                if name.endswith("/data.pkl"):
+                    write("pickle", pt.stem + ".pkl", archive.read(name))
+    else:
+        write("pickle", pt.stem + ".pkl", data)
+write("pickle", "empty_dict", b"\x80\x02}q\x00.")
+write("pickle", "nested", b"\x80\x02}q\x00(X\x01\x00\x00\x00a]q\x01(K\x01G?\xe0\x00\x00\x00\x00\x00\x00e"
+      b"X\x01\x00\x00\x00b\x88u.")
+write("pickle", "forbidden_global", b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.")
+write("pickle", "memo_reuse", b"\x80\x02]q\x00(h\x00h\x00e.")

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-20}
 shift $(( $# > 0 ? 1 : 0 ))
-ALL_TARGETS=(http_request multipart safetensors jpeg checkpoint)
+ALL_TARGETS=(http_request multipart safetensors jpeg checkpoint pickle)
 TARGETS=("${@:-${ALL_TARGETS[@]}}")
 
 BUILD=.build-fuzz
@@ -44,7 +44,7 @@ module_sources() {
 target_modules() {
     case $1 in
         http_request | multipart) echo HTTPServer ;;
-        safetensors | checkpoint) echo Tensors ZIPFoundation Weights ;;
+        safetensors | checkpoint | pickle) echo Tensors ZIPFoundation Weights ;;
         jpeg) echo Imaging ;;
         *) echo "unknown target $1 (known: ${ALL_TARGETS[*]})" >&2; return 1 ;;
     esac
@@ -56,6 +56,7 @@ max_len() {
         safetensors) echo 4096 ;;
         jpeg) echo 65536 ;;
         checkpoint) echo 16384 ;;
+        pickle) echo 4096 ;;
     esac
 }
 
@@ -108,7 +109,7 @@ fuzz_target() {
     printf '%-14s %10s %8s %8s %8s  %s\n' "$target" "${executions:-?}" "$(awk '{print $2}' <<< "$coverage")" \
         "$(awk '{print $4}' <<< "$coverage")" "$(( status != 0 ))" "${artifact:-}"
     if (( status != 0 )); then
-        grep -E '^(==[0-9]+==ERROR|SUMMARY|Fatal error)' "$log" | head -5 || true
+        grep -E '==ERROR|^SUMMARY|Fatal error' "$log" | head -5 || true
         echo "  full log: $log"
         return 1
     fi
