@@ -22,7 +22,7 @@ ARTIFACTS=fuzz-artifacts
 ZIP=.build/checkouts/ZIPFoundation
 SWIFTC=(swiftc -parse-as-library -sanitize=fuzzer,address -O -g -I "$BUILD/modules"
         -I Sources/CBLAS -I Sources/COpenSSL -I Sources/CTurboJPEG -I "$ZIP/Sources/CZLib")
-# libFuzzer reports crashes itself; Swift's backtracer would hang waiting on the dying process.
+# libFuzzer reports crashes itself; swift-backtrace would outlive the dead fuzzer and hold its output open.
 export SWIFT_BACKTRACE=enable=no
 
 # As ZIPFoundation's Package.swift builds it on Linux.
