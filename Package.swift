@@ -54,7 +54,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors"], exclude: ["Resources"]),
         // Data/: small Pillow-made reference files, read via #filePath.
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"], exclude: ["Data"]),
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors"]),

@@ -55,7 +55,11 @@ public enum Preprocess {
     /// and memory stay bounded however elongated the upload is).
     public static func networkInput(jpeg: Data, limits: JPEGLimits = .default) throws
         -> (crop: RGBImage, input: [Float]) {
-        let image = try JPEG.decode(jpeg, limits: limits)
+        networkInput(image: try JPEG.decode(jpeg, limits: limits))
+    }
+
+    /// A decoded image to the network's input (see `networkInput(jpeg:limits:)`).
+    public static func networkInput(image: RGBImage) -> (crop: RGBImage, input: [Float]) {
         let (width, height) = resizedSize(width: image.width, height: image.height, shorterSide: resizeSide)
         let left = cropOrigin(length: width, crop: cropSize)
         let top = cropOrigin(length: height, crop: cropSize)

@@ -65,26 +65,30 @@ public enum DemoWeights {
     }
 
     static func values(seed: UInt64, count: Int, rule: Rule) -> [Float] {
-        var out = [Float](repeating: 0, count: count)
-        out.withUnsafeMutableBufferPointer { out in
-            var z0 = seed
-            for i in out.indices {
-                z0 &+= 0x9E37_79B9_7F4A_7C15  // seed + (i+1)·golden, splitmix64
-                var z = z0
+        // One loop per rule, so that each compiles to straight-line vector code.
+        switch rule {
+        case .gamma(let g): fill(seed: seed, count: count) { _, v in g * (1 + 0.25 * v) }
+        case .shift: fill(seed: seed, count: count) { _, v in 0.125 * v }
+        case .variance: fill(seed: seed, count: count) { u, _ in 1 + 0.5 * u }
+        case .scaled(let a): fill(seed: seed, count: count) { _, v in v * a }
+        }
+    }
+
+    /// Element i-1 from the i-th output of splitmix64: u in [0, 1), v = 2u - 1, both exact.
+    @inline(__always)
+    private static func fill(seed: UInt64, count: Int, _ value: (_ u: Float, _ v: Float) -> Float) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            for i in 0..<count {
+                // seed + i·golden computed directly rather than accumulated: no loop-carried chain.
+                var z = seed &+ UInt64(truncatingIfNeeded: i + 1) &* 0x9E37_79B9_7F4A_7C15
                 z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
                 z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
                 z = z ^ (z >> 31)
-                let u = Float(z >> 40) * 0x1p-24
-                let v = 2 * u - 1
-                switch rule {
-                case .gamma(let g): out[i] = g * (1 + 0.25 * v)
-                case .shift: out[i] = 0.125 * v
-                case .variance: out[i] = 1 + 0.5 * u
-                case .scaled(let a): out[i] = v * a
-                }
+                let u = Float(Int32(truncatingIfNeeded: z >> 40)) * 0x1p-24  // < 2^24: exact
+                out[i] = value(u, 2 * u - 1)
             }
+            initialized = count
         }
-        return out
     }
 
     static func fnv1a64(_ s: String) -> UInt64 {

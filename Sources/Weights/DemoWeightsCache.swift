@@ -40,31 +40,61 @@ extension DemoWeights {
     /// land by rename, so a reader never sees half a file.
     @discardableResult
     public static func ensure(in cacheDir: URL = defaultCacheDirectory(), specs: ParameterSpecs) throws -> URL {
-        guard Set(specs.keys) == Set(WeightsManifest.networks) else {
-            throw WeightsError.badManifest("demo weights need specs for \(WeightsManifest.networks), got \(specs.keys.sorted())")
+        try locked(cacheDir, specs: specs) {
+            if let manifest = cachedManifest(cacheDir, specs: specs), intact(cacheDir, manifest) { return }
+            _ = try generateAndWrite(cacheDir, specs: specs)
         }
-        try FileManager.default.createDirectory(at: cacheDir, withIntermediateDirectories: true)
-        let lock = try lockFile(in: cacheDir)
-        defer { close(lock) }  // closing releases the lock
+        return cacheDir
+    }
 
-        if isValid(cacheDir, specs: specs) { return cacheDir }
+    /// `ensure` and `WeightsDirectory.load` in one, hashing each file once: the cached weights
+    /// when they check out, else new ones, written for the next start and returned without
+    /// being read back.
+    public static func load(in cacheDir: URL = defaultCacheDirectory(), specs: ParameterSpecs) throws -> LoadedWeights {
+        try locked(cacheDir, specs: specs) {
+            if let manifest = cachedManifest(cacheDir, specs: specs),
+               let loaded = try? WeightsDirectory.load(from: cacheDir, expecting: manifest) {
+                return loaded
+            }
+            return try generateAndWrite(cacheDir, specs: specs)
+        }
+    }
+
+    private static func generateAndWrite(_ dir: URL, specs: ParameterSpecs) throws -> LoadedWeights {
         var networks: [String: StateDict] = [:]
         for network in WeightsManifest.networks {
             networks[network] = generate(network: network, keys: specs[network] ?? [])
         }
-        try WeightsDirectory.write(networks: networks, name: name, demo: true, provenance: provenance, to: cacheDir)
-        return cacheDir
+        let manifest = try WeightsDirectory.write(networks: networks, name: name, demo: true, provenance: provenance, to: dir)
+        return LoadedWeights(directory: dir, manifest: manifest, networks: networks)
     }
 
-    /// The demo files in `dir` are these parameters' and intact.
-    static func isValid(_ dir: URL, specs: ParameterSpecs) -> Bool {
+    /// The cached manifest, when it is the demo's for these parameters (and the pinned one, when
+    /// the pinned one is for these parameters).
+    static func cachedManifest(_ dir: URL, specs: ParameterSpecs) -> WeightsManifest? {
         guard let manifest = try? WeightsDirectory.readManifest(in: dir), manifest.name == name, manifest.demo,
-              describes(manifest, specs) else { return false }
+              describes(manifest, specs) else { return nil }
         if let pinned = try? pinnedManifest(), describes(pinned, specs), !pinned.differences(from: manifest).isEmpty {
-            return false
+            return nil
         }
+        return manifest
+    }
+
+    /// Every file has the manifest's size and SHA-256.
+    static func intact(_ dir: URL, _ manifest: WeightsManifest) -> Bool {
         let files = manifest.files
         return !concurrentMap(files.count) { (try? WeightsDirectory.checkedData(files[$0], in: dir)) != nil }.contains(false)
+    }
+
+    /// `body` under an exclusive lock on `dir/.lock`, for specs of the four networks.
+    private static func locked<T>(_ dir: URL, specs: ParameterSpecs, _ body: () throws -> T) throws -> T {
+        guard Set(specs.keys) == Set(WeightsManifest.networks) else {
+            throw WeightsError.badManifest("demo weights need specs for \(WeightsManifest.networks), got \(specs.keys.sorted())")
+        }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let lock = try lockFile(in: dir)
+        defer { close(lock) }  // closing releases the lock
+        return try body()
     }
 
     /// The manifest lists exactly these float32 parameters.

@@ -29,25 +29,41 @@ public enum SafeTensorsWriter {
     public static func write(_ state: StateDict, metadata: [String: String] = [:], to url: URL) throws -> Written {
         let tensors = state.tensors.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         let header = Self.header(tensors.map { ($0.key, $0.value.shape) }, metadata: metadata)
-        let tensorSHA256 = hashes(tensors.map(\.value))
-
+        let values = tensors.map(\.value)
         let temp = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UUID().uuidString).tmp")
-        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SafeTensorsError.io("cannot create \(temp.path): \(String(cString: strerror(errno)))") }
-        var renamed = false
-        defer { if !renamed { unlink(temp.path) } }
+        // Job 0 writes the file and hashes it in order; the others hash one tensor each, meanwhile.
+        let jobs = concurrentMap(values.count + 1) { i in
+            i == 0 ? Result { try writeFile(header: header, tensors: values, to: temp) }
+                   : .success(values[i - 1].values.withUnsafeBytes { SHA256.hex($0) })
+        }
+        let sha256: String
+        do {
+            sha256 = try jobs[0].get()
+            guard rename(temp.path, url.path) == 0 else {
+                throw SafeTensorsError.io("cannot rename \(temp.path) to \(url.path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temp.path)
+            throw error
+        }
+        let tensorSHA256 = jobs.dropFirst().map { (try? $0.get()) ?? "" }
+        return Written(bytes: 8 + header.count + values.reduce(0) { $0 + 4 * $1.count }, sha256: sha256,
+                       tensorSHA256: Dictionary(uniqueKeysWithValues: zip(tensors.map(\.key), tensorSHA256)))
+    }
 
+    /// Creates `url` and writes the length, header and tensors; returns the file's SHA-256.
+    private static func writeFile(header: [UInt8], tensors: [Tensor], to url: URL) throws -> String {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SafeTensorsError.io("cannot create \(url.path): \(String(cString: strerror(errno)))") }
         let hasher = SHA256.Hasher()
-        var bytes = 0
         func put(_ buffer: UnsafeRawBufferPointer) throws {
             hasher.update(buffer)
-            bytes += buffer.count
             var rest = buffer
             while !rest.isEmpty {
                 let n = Glibc.write(fd, rest.baseAddress, rest.count)
                 if n < 0, errno == EINTR { continue }
-                guard n > 0 else { throw SafeTensorsError.io("cannot write \(temp.path): \(String(cString: strerror(errno)))") }
+                guard n > 0 else { throw SafeTensorsError.io("cannot write \(url.path): \(String(cString: strerror(errno)))") }
                 rest = UnsafeRawBufferPointer(rebasing: rest[n...])
             }
         }
@@ -55,18 +71,13 @@ public enum SafeTensorsWriter {
             var length = UInt64(header.count).littleEndian
             try withUnsafeBytes(of: &length) { try put($0) }
             try header.withUnsafeBytes { try put($0) }
-            for (_, tensor) in tensors { try tensor.values.withUnsafeBytes { try put($0) } }
+            for tensor in tensors { try tensor.values.withUnsafeBytes { try put($0) } }
         } catch {
             close(fd)
             throw error
         }
-        guard close(fd) == 0 else { throw SafeTensorsError.io("cannot close \(temp.path): \(String(cString: strerror(errno)))") }
-        guard rename(temp.path, url.path) == 0 else {
-            throw SafeTensorsError.io("cannot rename \(temp.path) to \(url.path): \(String(cString: strerror(errno)))")
-        }
-        renamed = true
-        return Written(bytes: bytes, sha256: hasher.finalize(),
-                       tensorSHA256: Dictionary(uniqueKeysWithValues: zip(tensors.map(\.key), tensorSHA256)))
+        guard close(fd) == 0 else { throw SafeTensorsError.io("cannot close \(url.path): \(String(cString: strerror(errno)))") }
+        return hasher.finalize()
     }
 
     /// The header JSON, already padded; `tensors` in storage order.
@@ -102,10 +113,5 @@ public enum SafeTensorsWriter {
             }
         }
         return out + "\""
-    }
-
-    /// Each tensor's SHA-256, on all cores.
-    private static func hashes(_ tensors: [Tensor]) -> [String] {
-        concurrentMap(tensors.count) { i in tensors[i].values.withUnsafeBytes { SHA256.hex($0) } }
     }
 }

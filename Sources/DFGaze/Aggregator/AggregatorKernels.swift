@@ -142,4 +142,9 @@ struct ChannelAttention: Sendable {
         Activation.sigmoid(&y)
         return y
     }
+
+    /// Per row.
+    var multiplyAccumulates: Int {
+        squeeze.inFeatures * squeeze.outFeatures + excite.inFeatures * excite.outFeatures
+    }
 }

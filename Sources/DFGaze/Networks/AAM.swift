@@ -42,8 +42,8 @@ public final class AAM: Sendable {
                           height: layer4.height, width: layer4.width)
     }
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224.
-    func multiplyAccumulates(frames: Int) -> Int {
+    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
+    public func multiplyAccumulates(frames: Int) -> Int {
         let trunk = trunk.multiplyAccumulates(height: 224, width: 224)
         return frames * (trunk.count + trunk.height * trunk.width * fc.inFeatures * fc.outFeatures)
     }

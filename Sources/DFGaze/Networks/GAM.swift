@@ -39,8 +39,8 @@ public final class GAM: Sendable {
         return (fcYawGaze(pooled, rows: layer4.batch), fcPitchGaze(pooled, rows: layer4.batch), layer4)
     }
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224.
-    func multiplyAccumulates(frames: Int) -> Int {
+    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
+    public func multiplyAccumulates(frames: Int) -> Int {
         let trunkCount = trunk.multiplyAccumulates(height: 224, width: 224).count
         return frames * (trunkCount + 2 * fcYawGaze.inFeatures * fcYawGaze.outFeatures)
     }

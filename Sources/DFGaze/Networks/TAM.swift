@@ -33,8 +33,8 @@ public final class TAM: Sendable {
     /// frames: [3][N][224][224], normalized -> layer4, [2048][N][7][7].
     public func callAsFunction(_ frames: FeatureMap) -> FeatureMap { trunk(frames) }
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224.
-    func multiplyAccumulates(frames: Int) -> Int {
+    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
+    public func multiplyAccumulates(frames: Int) -> Int {
         frames * trunk.multiplyAccumulates(height: 224, width: 224).count
     }
 }

@@ -77,12 +77,18 @@ public struct ScoreReport: Codable, Sendable, Equatable {
         public var preprocessSeconds: Double
         public var forwardSeconds: Double
         public var totalSeconds: Double
+        /// Time waiting for an inference worker (set by the service).
+        public var queueSeconds: Double?
+        /// Forward time per network: gam, tam, psta (and aam when the full graph runs).
+        public var networkSeconds: [String: Double]?
 
-        public init(decodeSeconds: Double = 0, preprocessSeconds: Double = 0, forwardSeconds: Double = 0, totalSeconds: Double = 0) {
+        public init(decodeSeconds: Double = 0, preprocessSeconds: Double = 0, forwardSeconds: Double = 0, totalSeconds: Double = 0,
+                    networkSeconds: [String: Double]? = nil) {
             self.decodeSeconds = decodeSeconds
             self.preprocessSeconds = preprocessSeconds
             self.forwardSeconds = forwardSeconds
             self.totalSeconds = totalSeconds
+            self.networkSeconds = networkSeconds
         }
 
         enum CodingKeys: String, CodingKey {
@@ -90,6 +96,8 @@ public struct ScoreReport: Codable, Sendable, Equatable {
             case preprocessSeconds = "preprocess_s"
             case forwardSeconds = "forward_s"
             case totalSeconds = "total_s"
+            case queueSeconds = "queue_s"
+            case networkSeconds = "networks_s"
         }
     }
 

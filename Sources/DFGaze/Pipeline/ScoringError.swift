@@ -1,3 +1,5 @@
+import Imaging
+
 /// Why a request's frames could not be scored. `code` is stable and part of the API;
 /// the HTTP layer maps it to a 4xx status.
 public struct ScoringError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -10,8 +12,6 @@ public struct ScoringError: Error, Sendable, Equatable, CustomStringConvertible 
         case notAJPEG = "not_a_jpeg"
         /// A frame's header declares more pixels (or a longer side) than the limit.
         case imageTooLarge = "image_too_large"
-        /// A frame is too small to crop 224x224 from meaningfully (e.g. 0-sized).
-        case imageTooSmall = "image_too_small"
     }
 
     public var code: Code
@@ -26,4 +26,16 @@ public struct ScoringError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension ScoringError {
+    /// A frame's decoding problem as an API error.
+    init(imageError error: Error, frame: Int) {
+        switch error as? ImageError {
+        case .tooLarge?:
+            self.init(.imageTooLarge, "frame \(frame): \(error)", frame: frame)
+        case .notAJPEG?, .unsupportedColorspace?, .corrupt?, nil:
+            self.init(.notAJPEG, "frame \(frame): \(error)", frame: frame)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Tensors
 import Weights
 import XCTest
@@ -38,22 +39,10 @@ enum Fixture {
         DemoWeights.generate(network: network, keys: spec)
     }
 
-    static let mean: [Float] = [0.643, 0.466, 0.387]
-    static let std: [Float] = [0.259, 0.220, 0.203]
-
-    /// SPEC.md section 2's normalisation of 224x224x3 uint8 crops, in Float32 as torchvision
-    /// does it (x / 255, then (x - mean) / std), into [3][N][224][224].
+    /// The crops normalised by the Imaging module (SPEC.md section 2), batched as [3][N][224][224].
     static func normalized(crops: [[UInt8]], size: Int = 224) -> FeatureMap {
-        let plane = size * size
-        var map = FeatureMap(channels: 3, batch: crops.count, height: size, width: size)
-        for (n, crop) in crops.enumerated() {
-            precondition(crop.count == plane * 3)
-            for c in 0..<3 {
-                let base = (c * crops.count + n) * plane
-                for i in 0..<plane { map.values[base + i] = (Float(crop[i * 3 + c]) / 255 - mean[c]) / std[c] }
-            }
-        }
-        return map
+        let planes = crops.flatMap { Preprocess.normalizedCHW(RGBImage(width: size, height: size, pixels: $0)) }
+        return FeatureMap(nchw: planes, batch: crops.count, channels: 3, height: size, width: size)
     }
 
     /// The normalized crops `<name>.crop_rgb` of frames `names`, batched.

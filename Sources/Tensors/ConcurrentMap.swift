@@ -1,7 +1,7 @@
 import Dispatch
 
 /// `transform(i)` for every i in 0..<count, spread over all cores; the results in order.
-func concurrentMap<T>(_ count: Int, _ transform: @Sendable (Int) -> T) -> [T] {
+public func concurrentMap<T>(_ count: Int, _ transform: @Sendable (Int) -> T) -> [T] {
     let slots = Slots<T>(count: count)
     DispatchQueue.concurrentPerform(iterations: count) { i in slots.store(transform(i), at: i) }
     return slots.results()

@@ -1,0 +1,227 @@
+import Dispatch
+import Foundation
+import Imaging
+import Tensors
+import Weights
+
+/// The DFGaze detector as a frozen forward pass: JPEG frames in, a `ScoreReport` out.
+///
+/// frames -> (decode, resize 256, crop 224, normalise) -> GAM (gaze logits + layer4),
+/// TAM (layer4), AAM (attribute map) per frame -> PSTA per clip of 4 frames -> probabilities.
+public final class DFGazeModel: @unchecked Sendable {
+    public static let name = "DFGaze"
+    public static let framesPerClip = 4
+
+    public let gam: GAM
+    public let tam: TAM
+    /// nil on the serving path: the attribute maps provably never reach the score (SPEC.md).
+    public let aam: AAM?
+    public let psta: PSTA
+    public let identity: ScoreReport.ModelIdentity
+    public let manifest: WeightsManifest
+
+    /// Every network's parameter spec (key -> shape), what the demo generator produces.
+    public static var parameterSpecs: [String: [(key: String, shape: [Int])]] {
+        ["gam": GAM.parameterSpec, "tam": TAM.parameterSpec, "aam": AAM.parameterSpec, "agg": PSTA.parameterSpec]
+    }
+
+    /// Binds loaded weights to the networks. `fullGraph` also builds AAM and runs it on every
+    /// request (same scores, more work); the default skips it.
+    public init(weights: LoadedWeights, fullGraph: Bool = false) throws {
+        func state(_ network: String) throws -> StateDict {
+            guard let s = weights.networks[network] else { throw ModelError.missingNetwork(network) }
+            return s
+        }
+        gam = try GAM(weights: state("gam"))
+        tam = try TAM(weights: state("tam"))
+        aam = fullGraph ? try AAM(weights: state("aam")) : nil
+        psta = try PSTA(weights: state("agg"))
+        manifest = weights.manifest
+        identity = ScoreReport.ModelIdentity(
+            name: Self.name, weights: weights.manifest.name, demo: weights.manifest.demo,
+            sha256: Dictionary(uniqueKeysWithValues: weights.manifest.files.map { ($0.network, $0.sha256) }))
+    }
+
+    /// The demo weights from the cache folder, generated there on first use.
+    public static func demo(cacheDirectory: URL? = nil, fullGraph: Bool = false) throws -> DFGazeModel {
+        try DFGazeModel(weights: DemoWeights.load(in: cacheDirectory ?? DemoWeights.defaultCacheDirectory(), specs: parameterSpecs),
+                        fullGraph: fullGraph)
+    }
+
+    /// Clips of 4 consecutive frames in upload order; when the count is not a multiple of 4,
+    /// one more clip made of the last 4 frames (SPEC.md section 2).
+    public static func clips(frameCount: Int) -> [[Int]] {
+        guard frameCount >= framesPerClip else { return [] }
+        var clips = stride(from: 0, to: frameCount - framesPerClip + 1, by: framesPerClip).map { Array($0..<($0 + framesPerClip)) }
+        if frameCount % framesPerClip != 0 { clips.append(Array((frameCount - framesPerClip)..<frameCount)) }
+        return clips
+    }
+
+    /// Scores one video given as JPEG frames in order.
+    public func score(jpegs: [Data], options: ScoringOptions = ScoringOptions()) throws -> ScoreReport {
+        let start = DispatchTime.now()
+        guard jpegs.count >= Self.framesPerClip else {
+            throw ScoringError(.tooFewFrames, "a clip needs \(Self.framesPerClip) frames, got \(jpegs.count)")
+        }
+        guard jpegs.count <= options.maxFrames else {
+            throw ScoringError(.tooManyFrames, "at most \(options.maxFrames) frames per request, got \(jpegs.count)")
+        }
+        let (inputs, decodeSeconds, preprocessSeconds) = try preprocess(jpegs, limits: options.jpegLimits)
+        let forwardStart = DispatchTime.now()
+        let output = forward(inputs)
+        let forwardSeconds = seconds(since: forwardStart)
+
+        let clipIndices = Self.clips(frameCount: jpegs.count)
+        let clips = zip(clipIndices, output.clips).map { frames, out in
+            ScoreReport.Clip(frames: frames, fakeProbability: out.fakeProbability,
+                             headFakeProbabilities: out.headSoftmax.map { Double($0[0]) })
+        }
+        let video = clips.map(\.fakeProbability).reduce(0, +) / Double(clips.count)
+        let frames = output.gaze.enumerated().map { i, g in
+            ScoreReport.Frame(index: i, yawDeg: g.yawDeg, pitchDeg: g.pitchDeg, gaze: g.vector)
+        }
+        return ScoreReport(
+            fakeProbability: video, label: video >= options.threshold ? "fake" : "real",
+            threshold: options.threshold, clips: clips, frames: frames, model: identity,
+            timings: .init(decodeSeconds: decodeSeconds, preprocessSeconds: preprocessSeconds,
+                           forwardSeconds: forwardSeconds, totalSeconds: seconds(since: start),
+                           networkSeconds: output.stageSeconds))
+    }
+
+    /// What the networks produce for a video: gaze per frame, heads per clip.
+    public struct Output {
+        public var gaze: [(yawDeg: Double, pitchDeg: Double, vector: [Double])]
+        public var clips: [PSTA.ClipOutput]
+        /// Wall seconds per network ("gam", "tam", "aam", "psta").
+        public var stageSeconds: [String: Double]
+    }
+
+    /// The forward pass over normalised 3x224x224 frames (CHW each).
+    public func forward(_ frames: [[Float]]) -> Output {
+        // Backbones run on batches of up to one clip's frames: memory stays bounded by the batch,
+        // not by the request's frame count.
+        var yaw: [Float] = [], pitch: [Float] = []
+        var gazeMaps: [FeatureMap] = [], textureMaps: [FeatureMap] = [], attributeMaps: [FeatureMap] = []
+        var stages: [String: Double] = [:]
+        func timed<T>(_ stage: String, _ body: () -> T) -> T {
+            let start = DispatchTime.now()
+            defer { stages[stage, default: 0] += seconds(since: start) }
+            return body()
+        }
+        for batch in stride(from: 0, to: frames.count, by: Self.framesPerClip) {
+            let chunk = Array(frames[batch..<min(batch + Self.framesPerClip, frames.count)])
+            let input = FeatureMap(nchw: Array(chunk.joined()), batch: chunk.count, channels: 3, height: 224, width: 224)
+            let g = timed("gam") { gam(input) }
+            yaw += g.yawLogits
+            pitch += g.pitchLogits
+            gazeMaps.append(g.layer4)
+            textureMaps.append(timed("tam") { tam(input) })
+            if let aam { attributeMaps.append(timed("aam") { aam(input) }) }
+        }
+        let all = (gaze: FeatureMap.joiningFrames(gazeMaps), texture: FeatureMap.joiningFrames(textureMaps),
+                   attribute: aam == nil ? nil : FeatureMap.joiningFrames(attributeMaps))
+        // Clips may share frames (the last clip of a count not divisible by 4): gather per clip.
+        let order = Self.clips(frameCount: frames.count).flatMap { $0 }
+        let clips = timed("psta") {
+            psta(gaze: all.gaze.frames(order), texture: all.texture.frames(order), attribute: all.attribute?.frames(order))
+        }
+        return Output(gaze: GAM.gaze(yawLogits: yaw, pitchLogits: pitch), clips: clips, stageSeconds: stages)
+    }
+
+    /// Decodes every frame, then resizes, crops and normalises them, each stage in parallel
+    /// across frames. Returns the inputs and the two stages' wall times.
+    private func preprocess(_ jpegs: [Data], limits: JPEGLimits) throws -> ([[Float]], Double, Double) {
+        let start = DispatchTime.now()
+        let results = concurrentMap(jpegs.count) { i in Result { try JPEG.decode(jpegs[i], limits: limits) } }
+        var decoded: [RGBImage] = []
+        for (i, r) in results.enumerated() {
+            switch r {
+            case .success(let image): decoded.append(image)
+            case .failure(let error): throw ScoringError(imageError: error, frame: i)
+            }
+        }
+        let decodeSeconds = seconds(since: start)
+        let resizeStart = DispatchTime.now()
+        let images = decoded
+        let inputs = concurrentMap(images.count) { Preprocess.networkInput(image: images[$0]).input }
+        return (inputs, decodeSeconds, seconds(since: resizeStart))
+    }
+
+    private func seconds(since t: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9
+    }
+}
+
+public struct ScoringOptions: Sendable {
+    /// The fake probability at or above which a video is labelled "fake".
+    public var threshold: Double = 0.5
+    public var maxFrames: Int = 64
+    public var jpegLimits = JPEGLimits()
+    public init(threshold: Double = 0.5, maxFrames: Int = 64, jpegLimits: JPEGLimits = JPEGLimits()) {
+        self.threshold = threshold
+        self.maxFrames = maxFrames
+        self.jpegLimits = jpegLimits
+    }
+}
+
+public enum ModelError: Error, CustomStringConvertible {
+    case missingNetwork(String)
+    public var description: String {
+        switch self {
+        case .missingNetwork(let n): "the weights have no \(n) network"
+        }
+    }
+}
+
+extension FeatureMap {
+    /// Frames `indices` (in that order, repeats allowed) of every channel.
+    func frames(_ indices: [Int]) -> FeatureMap {
+        var out = FeatureMap(channels: channels, batch: indices.count, height: height, width: width)
+        let plane = planeSize
+        out.values.withUnsafeMutableBufferPointer { dst in
+            values.withUnsafeBufferPointer { src in
+                for c in 0..<channels {
+                    for (j, n) in indices.enumerated() {
+                        let s = src.baseAddress! + (c * batch + n) * plane
+                        let d = dst.baseAddress! + (c * indices.count + j) * plane
+                        d.update(from: s, count: plane)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Concatenation along the batch (frames of `maps[0]`, then `maps[1]`...).
+    static func joiningFrames(_ maps: [FeatureMap]) -> FeatureMap {
+        guard maps.count > 1 else { return maps[0] }
+        let first = maps[0]
+        let total = maps.reduce(0) { $0 + $1.batch }
+        var out = FeatureMap(channels: first.channels, batch: total, height: first.height, width: first.width)
+        let plane = first.planeSize
+        out.values.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for m in maps {
+                m.values.withUnsafeBufferPointer { src in
+                    for c in 0..<m.channels {
+                        (dst.baseAddress! + (c * total + offset) * plane)
+                            .update(from: src.baseAddress! + c * m.batch * plane, count: m.batch * plane)
+                    }
+                }
+                offset += m.batch
+            }
+        }
+        return out
+    }
+}
+
+extension DFGazeModel {
+    /// Multiply-accumulates per network for `frames` frames (and their clips), as run:
+    /// AAM only with the full graph.
+    public func multiplyAccumulates(frames: Int) -> [String: Int] {
+        var macs = ["gam": gam.multiplyAccumulates(frames: frames), "tam": tam.multiplyAccumulates(frames: frames),
+                    "psta": psta.multiplyAccumulates(clips: Self.clips(frameCount: frames).count)]
+        if let aam { macs["aam"] = aam.multiplyAccumulates(frames: frames) }
+        return macs
+    }
+}

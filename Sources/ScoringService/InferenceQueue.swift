@@ -1,0 +1,76 @@
+import Foundation
+
+/// A bounded FIFO of scoring jobs run by a fixed set of worker threads.
+///
+/// `submit` never blocks: when `workers + depth` jobs are already admitted it refuses, so the
+/// HTTP layer can answer 503 at once instead of stalling the client.
+final class InferenceQueue: @unchecked Sendable {
+    typealias Job = @Sendable () -> Void
+
+    let workers: Int
+    let depth: Int
+    private let condition = NSCondition()
+    private var waiting: [Job] = []
+    private var running = 0
+    private var stopped = false
+    private var threads: [Thread] = []
+    /// Called with (waiting, running) whenever they change.
+    private let observe: @Sendable (Int, Int) -> Void
+
+    init(workers: Int, depth: Int, observe: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
+        self.workers = max(1, workers)
+        self.depth = max(0, depth)
+        self.observe = observe
+        for i in 0..<self.workers {
+            let t = Thread { [unowned self] in self.work() }
+            t.name = "inference-\(i)"
+            t.stackSize = 8 << 20
+            threads.append(t)
+            t.start()
+        }
+    }
+
+    /// Admits the job, or returns false when the queue is full or stopped.
+    func submit(_ job: @escaping Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopped, waiting.count + running < workers + depth else { return false }
+        waiting.append(job)
+        observe(waiting.count, running)
+        condition.signal()
+        return true
+    }
+
+    var counts: (waiting: Int, running: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (waiting.count, running)
+    }
+
+    /// Lets admitted jobs finish, then ends the workers.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while waiting.isEmpty && !stopped { condition.wait() }
+            if waiting.isEmpty { condition.unlock(); return }
+            let job = waiting.removeFirst()
+            running += 1
+            observe(waiting.count, running)
+            condition.unlock()
+
+            job()
+
+            condition.lock()
+            running -= 1
+            observe(waiting.count, running)
+            condition.unlock()
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import DFGaze
+import Foundation
+import Weights
+
+/// `GET /v1/model`: what is loaded and what the service accepts.
+public struct ModelInfo: Encodable, Sendable {
+    public struct Network: Encodable, Sendable {
+        public var name: String
+        public var role: String
+        public var parameters: Int
+        /// False for AAM on the default path: its maps provably never reach the score.
+        public var runs: Bool
+    }
+
+    public struct Input: Encodable, Sendable {
+        var format = "image/jpeg (RGB or grayscale), one face crop per frame, in temporal order"
+        var framesPerClip = DFGazeModel.framesPerClip
+        var clipRule = "consecutive groups of 4; if the count is not a multiple of 4, one more clip of the last 4 frames"
+        var resizeShorterSide = 256
+        var centerCrop = 224
+        var mean = [0.643, 0.466, 0.387]
+        var std = [0.259, 0.220, 0.203]
+        enum CodingKeys: String, CodingKey {
+            case format, mean, std
+            case framesPerClip = "frames_per_clip", clipRule = "clip_rule"
+            case resizeShorterSide = "resize_shorter_side", centerCrop = "center_crop"
+        }
+    }
+
+    public var model: ScoreReport.ModelIdentity
+    public var networks: [Network]
+    public var manifest: WeightsManifest
+    public var input = Input()
+    public var limits: Limits?
+
+    public init(model: ScoreReport.ModelIdentity, networks: [Network], manifest: WeightsManifest) {
+        self.model = model
+        self.networks = networks
+        self.manifest = manifest
+    }
+}
+
+/// The request limits in force, as `/v1/model` reports them.
+public struct Limits: Encodable, Sendable {
+    var maxFrames: Int
+    var maxPixelsPerFrame: Int
+    var maxSide: Int
+    var threshold: Double
+    var workers: Int
+    var queueDepth: Int
+
+    init(_ c: ServiceConfiguration) {
+        maxFrames = c.scoring.maxFrames
+        maxPixelsPerFrame = c.scoring.jpegLimits.maxPixels
+        maxSide = c.scoring.jpegLimits.maxSide
+        threshold = c.scoring.threshold
+        workers = c.workers
+        queueDepth = c.queueDepth
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxFrames = "max_frames", maxPixelsPerFrame = "max_pixels_per_frame", maxSide = "max_side"
+        case threshold, workers, queueDepth = "queue_depth"
+    }
+}
+
+extension DFGazeModel: VideoScorer {
+    public var modelInfo: ModelInfo {
+        func parameters(_ network: String) -> Int { manifest.file(network: network)?.parameterCount ?? 0 }
+        return ModelInfo(model: identity, networks: [
+            .init(name: "GAM", role: "gaze: L2CS ResNet-50, yaw/pitch over 90 bins and its layer4 map", parameters: parameters("gam"), runs: true),
+            .init(name: "TAM", role: "texture: Res2Net-101 v1b 26w4s layer4 map", parameters: parameters("tam"), runs: true),
+            .init(name: "AAM", role: "attributes: FairFace ResNet-34 + fc; its maps never reach the score",
+                  parameters: parameters("aam"), runs: aam != nil),
+            .init(name: "PSTA", role: "spatial-temporal aggregator: three STAM layers, three heads", parameters: parameters("agg"), runs: true),
+        ], manifest: manifest)
+    }
+}

@@ -1,0 +1,375 @@
+// The API description served at GET /openapi.yaml, generated from the repo-root openapi.yaml by
+// scripts/embed-openapi.py; OpenAPIDocumentTests keeps the two identical, so the binary serves it
+// even when installed alone.
+enum OpenAPIDocument {
+    static let yaml = #"""
+openapi: 3.1.0
+info:
+  title: DFGaze Serve
+  version: 0.1.0
+  summary: Deepfake scoring of face video clips by spatial-temporal gaze inconsistency (DFGaze).
+  description: |
+    Send the face-cropped frames of one video (JPEG, in temporal order, at least 4). The service
+    groups them into clips of 4 consecutive frames (plus one clip of the last 4 frames when the
+    count is not a multiple of 4), runs the DFGaze networks and answers with the video's fake
+    probability, each clip's and each head's probability, and each frame's gaze.
+    Every response names the weights that answered; scores from the demo weights
+    (`model.demo: true`) exercise the pipeline and mean nothing about the video.
+  license:
+    name: Proprietary
+servers:
+  - url: http://127.0.0.1:8080
+security:
+  - {}
+  - bearer: []
+paths:
+  /score:
+    post:
+      summary: Score the frames of one video.
+      operationId: score
+      parameters:
+        - $ref: '#/components/parameters/RequestID'
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              description: Every file part is a frame (any field name), in order. An optional text field `id` is echoed back.
+              properties:
+                id:
+                  type: string
+                frame:
+                  type: array
+                  items:
+                    type: string
+                    contentMediaType: image/jpeg
+          application/json:
+            schema:
+              type: object
+              required: [frames]
+              properties:
+                id:
+                  type: string
+                  maxLength: 256
+                frames:
+                  type: array
+                  minItems: 4
+                  items:
+                    type: string
+                    contentEncoding: base64
+                    description: A JPEG frame, base64-encoded.
+      responses:
+        '200':
+          description: The video's scores.
+          headers:
+            X-Request-ID:
+              $ref: '#/components/headers/RequestID'
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ScoreResponse'
+        '400':
+          $ref: '#/components/responses/Error'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '408':
+          $ref: '#/components/responses/Error'
+        '411':
+          $ref: '#/components/responses/Error'
+        '413':
+          $ref: '#/components/responses/Error'
+        '415':
+          $ref: '#/components/responses/Error'
+        '422':
+          $ref: '#/components/responses/Error'
+        '431':
+          $ref: '#/components/responses/Error'
+        '503':
+          $ref: '#/components/responses/Overloaded'
+  /healthz:
+    get:
+      summary: Liveness. 200 while the process serves HTTP.
+      operationId: healthz
+      security: [{}]
+      responses:
+        '200':
+          $ref: '#/components/responses/Health'
+  /readyz:
+    get:
+      summary: Readiness. 200 when the weights are loaded and verified and the server is not draining.
+      operationId: readyz
+      security: [{}]
+      responses:
+        '200':
+          $ref: '#/components/responses/Health'
+        '503':
+          $ref: '#/components/responses/Health'
+  /v2/health/live:
+    get:
+      summary: Liveness (Open Inference Protocol alias of /healthz).
+      operationId: oipLive
+      security: [{}]
+      responses:
+        '200':
+          $ref: '#/components/responses/Health'
+  /v2/health/ready:
+    get:
+      summary: Readiness (Open Inference Protocol alias of /readyz).
+      operationId: oipReady
+      security: [{}]
+      responses:
+        '200':
+          $ref: '#/components/responses/Health'
+        '503':
+          $ref: '#/components/responses/Health'
+  /v1/model:
+    get:
+      summary: What is loaded: networks, parameter counts, weights provenance and hashes, input spec, limits.
+      operationId: model
+      responses:
+        '200':
+          description: The loaded model.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ModelInfo'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+  /metrics:
+    get:
+      summary: Prometheus metrics (text exposition format).
+      operationId: metrics
+      security: [{}]
+      responses:
+        '200':
+          description: Metrics.
+          content:
+            text/plain:
+              schema:
+                type: string
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+  /openapi.yaml:
+    get:
+      summary: This document.
+      operationId: openapi
+      security: [{}]
+      responses:
+        '200':
+          description: The OpenAPI document.
+          content:
+            application/yaml:
+              schema:
+                type: string
+components:
+  securitySchemes:
+    bearer:
+      type: http
+      scheme: bearer
+      description: Required on /score and /v1/model when the server runs with --api-keys-file.
+  parameters:
+    RequestID:
+      name: X-Request-ID
+      in: header
+      required: false
+      description: Echoed back; generated when absent or invalid (printable ASCII, at most 128 characters).
+      schema:
+        type: string
+        maxLength: 128
+  headers:
+    RequestID:
+      description: The request's id.
+      schema:
+        type: string
+  responses:
+    Error:
+      description: The request was refused; `error.code` is stable.
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/Error'
+    Unauthorized:
+      description: Missing or wrong API key.
+      headers:
+        WWW-Authenticate:
+          schema:
+            type: string
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/Error'
+    Overloaded:
+      description: The inference queue is full (or the server is draining); retry after the given seconds.
+      headers:
+        Retry-After:
+          schema:
+            type: integer
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/Error'
+    Health:
+      description: Health status.
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/Health'
+  schemas:
+    Error:
+      type: object
+      required: [error]
+      properties:
+        error:
+          type: object
+          required: [code, message]
+          properties:
+            code:
+              type: string
+              description: |
+                Stable codes, e.g. too_few_frames, too_many_frames, not_a_jpeg, image_too_large,
+                body_too_large, headers_too_large, bad_request, bad_multipart,
+                bad_json, unsupported_media_type, length_required, overloaded, draining,
+                unauthorized, not_found, method_not_allowed, request_timeout.
+            message:
+              type: string
+            frame:
+              type: integer
+              description: The 0-based index of the offending frame, when one frame is at fault.
+        request_id:
+          type: string
+    Health:
+      type: object
+      required: [status]
+      properties:
+        status:
+          type: string
+          enum: [ok, ready, not_ready, draining]
+        weights:
+          type: string
+    ScoreResponse:
+      type: object
+      required: [request_id, fake_probability, label, threshold, clips, frames, model, timings]
+      properties:
+        request_id:
+          type: string
+        id:
+          type: string
+          description: The client's `id`, when it sent one.
+        fake_probability:
+          type: number
+          minimum: 0
+          maximum: 1
+          description: The mean of the clips' fake probabilities.
+        label:
+          type: string
+          enum: [fake, real]
+        threshold:
+          type: number
+        clips:
+          type: array
+          items:
+            $ref: '#/components/schemas/Clip'
+        frames:
+          type: array
+          items:
+            $ref: '#/components/schemas/Frame'
+        model:
+          $ref: '#/components/schemas/ModelIdentity'
+        timings:
+          type: object
+          description: Wall time per stage, in seconds.
+          properties:
+            decode_s:
+              type: number
+            preprocess_s:
+              type: number
+            forward_s:
+              type: number
+            total_s:
+              type: number
+            queue_s:
+              type: number
+              description: Time waiting for an inference worker.
+            networks_s:
+              type: object
+              description: Forward time per network (gam, tam, psta; aam only with the full graph).
+              additionalProperties:
+                type: number
+    Clip:
+      type: object
+      required: [frames, fake_probability, head_fake_probabilities]
+      properties:
+        frames:
+          type: array
+          items:
+            type: integer
+          minItems: 4
+          maxItems: 4
+        fake_probability:
+          type: number
+        head_fake_probabilities:
+          type: array
+          items:
+            type: number
+          minItems: 3
+          maxItems: 3
+    Frame:
+      type: object
+      required: [index, yaw_deg, pitch_deg, gaze]
+      properties:
+        index:
+          type: integer
+        yaw_deg:
+          type: number
+        pitch_deg:
+          type: number
+        gaze:
+          type: array
+          items:
+            type: number
+          minItems: 3
+          maxItems: 3
+    ModelIdentity:
+      type: object
+      required: [name, weights, demo, sha256]
+      properties:
+        name:
+          type: string
+        weights:
+          type: string
+        demo:
+          type: boolean
+        sha256:
+          type: object
+          additionalProperties:
+            type: string
+    ModelInfo:
+      type: object
+      required: [model, networks, input, limits]
+      properties:
+        model:
+          $ref: '#/components/schemas/ModelIdentity'
+        networks:
+          type: array
+          items:
+            type: object
+            properties:
+              name:
+                type: string
+              role:
+                type: string
+              parameters:
+                type: integer
+              runs:
+                type: boolean
+        manifest:
+          type: object
+          description: The weights manifest (provenance, files, hashes).
+        input:
+          type: object
+        limits:
+          type: object
+
+"""#
+}

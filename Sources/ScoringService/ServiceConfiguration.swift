@@ -1,0 +1,21 @@
+import DFGaze
+import Foundation
+
+/// What the scoring service adds to the HTTP server's settings.
+public struct ServiceConfiguration: Sendable {
+    /// Threshold, frames per request and JPEG size limits.
+    public var scoring = ScoringOptions()
+    /// Requests scored at once. Each forward pass already uses every core through OpenBLAS,
+    /// so more workers mostly add memory and contention.
+    public var workers = 1
+    /// Requests waiting for a worker beyond those being scored; past it, 503 at once.
+    public var queueDepth = 8
+    /// Seconds a refused client is told to wait (Retry-After).
+    public var retryAfterSeconds = 1
+    /// When set, /score and /v1/model need `Authorization: Bearer <key>`.
+    public var apiKeys: APIKeys? = nil
+    /// Whether /metrics also needs a key (when keys are set).
+    public var metricsNeedKey = false
+
+    public init() {}
+}

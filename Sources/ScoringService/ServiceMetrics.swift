@@ -1,0 +1,56 @@
+import Foundation
+import CoreMetrics
+import Metrics
+import Prometheus
+
+/// The service's metrics, through swift-metrics backed by one Prometheus registry per service
+/// (so several services in one process, as in tests, keep their own numbers).
+final class ServiceMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let queueWaiting: CoreMetrics.Gauge
+    private let inFlight: CoreMetrics.Gauge
+    private let framesScored: CoreMetrics.Counter
+
+    /// Routes with their own label; anything else counts as "other" so labels stay bounded.
+    static let routes: Set<String> = ["/score", "/healthz", "/readyz", "/v2/health/live", "/v2/health/ready",
+                                      "/v1/model", "/metrics", "/openapi.yaml"]
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Milliseconds: health checks live in the low buckets, a clip's inference near a second.
+        factory.defaultDurationHistogramBuckets = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+            .map { Duration.microseconds(Int64($0 * 1000)) }
+        self.factory = factory
+        queueWaiting = CoreMetrics.Gauge(label: "dfgaze_inference_queue_depth", factory: factory)
+        inFlight = CoreMetrics.Gauge(label: "dfgaze_inference_in_flight", factory: factory)
+        framesScored = CoreMetrics.Counter(label: "dfgaze_frames_scored_total", factory: factory)
+    }
+
+    func request(route: String, method: String, status: Int, seconds: Double) {
+        let route = Self.routes.contains(route) ? route : "other"
+        CoreMetrics.Counter(label: "dfgaze_http_requests_total",
+                dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory).increment()
+        CoreMetrics.Timer(label: "dfgaze_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            .recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// decode, preprocess, forward, queue.
+    func stage(_ name: String, seconds: Double) {
+        CoreMetrics.Timer(label: "dfgaze_stage_duration_seconds", dimensions: [("stage", name)], factory: factory)
+            .recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    func rejected(reason: String) {
+        CoreMetrics.Counter(label: "dfgaze_requests_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    func scored(frames: Int) { framesScored.increment(by: frames) }
+
+    func queue(waiting: Int, running: Int) {
+        queueWaiting.record(waiting)
+        inFlight.record(running)
+    }
+
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

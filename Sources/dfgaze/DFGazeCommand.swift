@@ -1,0 +1,52 @@
+import ArgumentParser
+import DFGaze
+import Foundation
+import Weights
+
+@main
+struct DFGazeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dfgaze",
+        abstract: "DFGaze Serve: deepfake scoring from face frames by spatial-temporal gaze inconsistency.",
+        subcommands: [Serve.self, Score.self, WeightsCommand.self, Bench.self])
+}
+
+/// Options shared by the commands that load a model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Weights folder (safetensors + manifest.json). Default: the demo weights, generated on first use. [DFGAZE_WEIGHTS]")
+    var weights: String?
+
+    @Flag(help: "Also run the attribute network (AAM): same scores, more work. [DFGAZE_FULL_GRAPH=1]")
+    var fullGraph = ProcessInfo.processInfo.environment["DFGAZE_FULL_GRAPH"] == "1"
+
+    func load() throws -> DFGazeModel {
+        if let weights = weights ?? Env.string("DFGAZE_WEIGHTS") {
+            return try DFGazeModel(weights: WeightsDirectory.load(from: URL(fileURLWithPath: weights)), fullGraph: fullGraph)
+        }
+        return try DFGazeModel.demo(fullGraph: fullGraph)
+    }
+}
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score the face frames of one video (JPEG files, in order) and print the result as JSON.")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Fake probability at or above which the label is \"fake\".")
+    var threshold: Double = 0.5
+
+    @Argument(help: "JPEG face frames in temporal order (at least 4).")
+    var frames: [String]
+
+    func run() throws {
+        let jpegs = try frames.map { path -> Data in
+            do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
+            catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
+        }
+        let report = try model.load().score(jpegs: jpegs, options: ScoringOptions(threshold: threshold, maxFrames: max(64, jpegs.count)))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import DFGaze
+import Foundation
+import HTTPServer
+import Imaging
+import Logging
+import ScoringService
+import Tensors
+
+/// Every option can also come from a `DFGAZE_*` environment variable (flag beats variable).
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP scoring service (POST /score, /healthz, /readyz, /v1/model, /metrics).")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Address to bind (numeric: 127.0.0.1, 0.0.0.0, ::1, ::). [DFGAZE_HOST]")
+    var host: String = Env.string("DFGAZE_HOST") ?? "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one). [DFGAZE_PORT]")
+    var port: Int = Env.int("DFGAZE_PORT") ?? 8080
+
+    @Option(help: "Fake probability at or above which the label is \"fake\". [DFGAZE_THRESHOLD]")
+    var threshold: Double = Env.double("DFGAZE_THRESHOLD") ?? 0.5
+    @Option(help: "Most frames in one request. [DFGAZE_MAX_FRAMES]")
+    var maxFrames: Int = Env.int("DFGAZE_MAX_FRAMES") ?? 64
+    @Option(help: "Most pixels (width x height) a frame's JPEG header may declare. [DFGAZE_MAX_PIXELS]")
+    var maxPixels: Int = Env.int("DFGAZE_MAX_PIXELS") ?? 16_000_000
+    @Option(help: "Longest side a frame may declare. [DFGAZE_MAX_SIDE]")
+    var maxSide: Int = Env.int("DFGAZE_MAX_SIDE") ?? 8192
+    @Option(help: "Largest request body in bytes. [DFGAZE_MAX_BODY_BYTES]")
+    var maxBodyBytes: Int = Env.int("DFGAZE_MAX_BODY_BYTES") ?? 32 * 1024 * 1024
+    @Option(help: "Largest header section in bytes. [DFGAZE_MAX_HEADER_BYTES]")
+    var maxHeaderBytes: Int = Env.int("DFGAZE_MAX_HEADER_BYTES") ?? 16 * 1024
+    @Option(help: "Most open connections. [DFGAZE_MAX_CONNECTIONS]")
+    var maxConnections: Int = Env.int("DFGAZE_MAX_CONNECTIONS") ?? 512
+    @Option(help: "Seconds to receive a request's headers. [DFGAZE_HEADER_TIMEOUT]")
+    var headerTimeout: Double = Env.double("DFGAZE_HEADER_TIMEOUT") ?? 10
+    @Option(help: "Seconds to receive a request's body. [DFGAZE_BODY_TIMEOUT]")
+    var bodyTimeout: Double = Env.double("DFGAZE_BODY_TIMEOUT") ?? 60
+    @Option(help: "Seconds an idle keep-alive connection stays open. [DFGAZE_IDLE_TIMEOUT]")
+    var idleTimeout: Double = Env.double("DFGAZE_IDLE_TIMEOUT") ?? 60
+
+    @Option(help: "Requests scored at once. [DFGAZE_WORKERS]")
+    var workers: Int = Env.int("DFGAZE_WORKERS") ?? 1
+    @Option(help: "Requests that may wait for a worker; beyond it, 503 + Retry-After. [DFGAZE_QUEUE_DEPTH]")
+    var queueDepth: Int = Env.int("DFGAZE_QUEUE_DEPTH") ?? 8
+    @Option(help: "OpenBLAS threads per forward pass (default: cores / workers). [DFGAZE_BLAS_THREADS]")
+    var blasThreads: Int?
+    @Option(help: "Seconds to finish in-flight requests after SIGTERM/SIGINT. [DFGAZE_DRAIN_SECONDS]")
+    var drainSeconds: Double = Env.double("DFGAZE_DRAIN_SECONDS") ?? 30
+
+    @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key). [DFGAZE_TLS_CERT]")
+    var tlsCert: String?
+    @Option(help: "PEM private key for --tls-cert. [DFGAZE_TLS_KEY]")
+    var tlsKey: String?
+    @Option(help: "File of API keys (one per line, or sha256:<hex>): /score and /v1/model then need a bearer key. [DFGAZE_API_KEYS_FILE]")
+    var apiKeysFile: String?
+    @Option(help: "Lowest log level: trace, debug, info, notice, warning, error, critical. [DFGAZE_LOG_LEVEL]")
+    var logLevel: String = Env.string("DFGAZE_LOG_LEVEL") ?? "info"
+    @Flag(help: "With API keys, /metrics needs a key too. [DFGAZE_METRICS_NEED_KEY=1]")
+    var metricsNeedKey = Env.string("DFGAZE_METRICS_NEED_KEY") == "1"
+
+    // Optional settings: the flag, else the environment variable.
+    var blasThreadCount: Int? { blasThreads ?? Env.int("DFGAZE_BLAS_THREADS") }
+    var tlsCertPath: String? { tlsCert ?? Env.string("DFGAZE_TLS_CERT") }
+    var tlsKeyPath: String? { tlsKey ?? Env.string("DFGAZE_TLS_KEY") }
+    var apiKeysPath: String? { apiKeysFile ?? Env.string("DFGAZE_API_KEYS_FILE") }
+
+    func validate() throws {
+        try Env.checkParsed()
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard (tlsCertPath == nil) == (tlsKeyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
+        guard maxFrames >= DFGazeModel.framesPerClip else { throw ValidationError("--max-frames must be at least 4") }
+        guard workers >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers and --max-connections must be positive, --queue-depth not negative") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap(JSONLogHandler.init)
+        let logger = {
+            var logger = Logger(label: "dfgaze")
+            logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return logger
+        }()
+
+        var service = ServiceConfiguration()
+        service.scoring = ScoringOptions(threshold: threshold, maxFrames: maxFrames,
+                                         jpegLimits: JPEGLimits(maxPixels: maxPixels, maxSide: maxSide))
+        service.workers = workers
+        service.queueDepth = queueDepth
+        service.metricsNeedKey = metricsNeedKey
+        if let apiKeysPath { service.apiKeys = try APIKeys(contentsOf: URL(fileURLWithPath: apiKeysPath)) }
+
+        var server = ServerConfiguration()
+        server.host = host
+        server.port = port
+        server.maxBodyBytes = maxBodyBytes
+        server.maxHeaderBytes = maxHeaderBytes
+        server.maxConnections = maxConnections
+        server.headerReadTimeout = headerTimeout
+        server.bodyReadTimeout = bodyTimeout
+        server.idleTimeout = idleTimeout
+        if let tlsCertPath, let tlsKeyPath { server.tls = TLSConfiguration(certificateChainPath: tlsCertPath, privateKeyPath: tlsKeyPath) }
+
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        BLAS.setThreads(blasThreadCount ?? max(1, cores / workers))
+
+        // Listen first so health checks answer (not ready) while the weights load and verify.
+        let app = try ScoringService(scorer: nil, configuration: service, server: server, logger: logger)
+        try app.start()
+        logger.info("listening", metadata: ["host": "\(host)", "port": "\(app.server.port)", "tls": "\(server.tls != nil)"])
+
+        let signals = TerminationSignals.observe { signal in
+            logger.info("draining", metadata: ["signal": "\(signal)", "grace_s": "\(drainSeconds)"])
+            app.shutdown(grace: drainSeconds)
+            logger.info("stopped")
+            Foundation.exit(0)
+        }
+
+        do {
+            let loaded = try model.load()
+            app.setScorer(loaded)
+            logger.info("ready", metadata: [
+                "weights": "\(loaded.identity.weights)", "demo": "\(loaded.identity.demo)",
+                "note": "\(loaded.identity.demo ? "demo weights: scores exercise the pipeline and mean nothing about the video" : "trained weights")",
+            ])
+        } catch {
+            logger.critical("cannot load the weights", metadata: ["error": "\(error)"])
+            Foundation.exit(1)
+        }
+        withExtendedLifetime(signals) { dispatchMain() }
+    }
+}
+
+/// `DFGAZE_*` variables as option defaults; a malformed value is an error, not a silent default.
+enum Env {
+    nonisolated(unsafe) private static var malformed: [String] = []
+
+    static func string(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static func int(_ name: String) -> Int? { parse(name, Int.init) }
+    static func double(_ name: String) -> Double? { parse(name, Double.init) }
+
+    private static func parse<T>(_ name: String, _ make: (String) -> T?) -> T? {
+        guard let raw = string(name) else { return nil }
+        guard let v = make(raw) else { malformed.append("\(name)=\(raw)"); return nil }
+        return v
+    }
+
+    static func checkParsed() throws {
+        if !malformed.isEmpty { throw ValidationError("malformed environment: \(malformed.joined(separator: ", "))") }
+    }
+}

@@ -1,1 +1,0 @@
-print("dfgaze: not yet wired")

@@ -1,0 +1,101 @@
+import DFGaze
+import Foundation
+import Weights
+import XCTest
+
+/// JPEG bytes in, the authors' numbers out: the whole pipeline against expected.json.
+final class PipelineTests: XCTestCase {
+    static let model = Result { try DFGazeModel.demo() }
+
+    func jpegs(_ names: [String]) throws -> [Data] {
+        try names.map { try Data(contentsOf: Fixture.url("frames/\($0).jpg")) }
+    }
+
+    func expectedCase(_ name: String) throws -> [String: Any] {
+        let json = try XCTUnwrap(Fixture.json("expected.json") as? [String: Any])
+        return try XCTUnwrap((json["cases"] as? [String: Any])?[name] as? [String: Any])
+    }
+
+    func assertMatches(_ report: ScoreReport, _ expected: [String: Any], file: StaticString = #filePath, line: UInt = #line) throws {
+        func number(_ object: [String: Any], _ key: String) throws -> Double {
+            try XCTUnwrap(object[key] as? Double, "expected.json lacks \(key)", file: file, line: line)
+        }
+        XCTAssertEqual(report.fakeProbability, try number(expected, "fake_probability"), accuracy: 1e-5, file: file, line: line)
+        let frames = try XCTUnwrap(expected["frames"] as? [[String: Any]], file: file, line: line)
+        XCTAssertEqual(report.frames.count, frames.count, file: file, line: line)
+        for (got, want) in zip(report.frames, frames) {
+            XCTAssertEqual(got.yawDeg, try number(want, "yaw_deg"), accuracy: 1e-3, file: file, line: line)
+            XCTAssertEqual(got.pitchDeg, try number(want, "pitch_deg"), accuracy: 1e-3, file: file, line: line)
+            let vector = try XCTUnwrap(want["vector"] as? [Double], file: file, line: line)
+            for (g, w) in zip(got.gaze, vector) { XCTAssertEqual(g, w, accuracy: 1e-5, file: file, line: line) }
+        }
+        let clips = try XCTUnwrap(expected["clips"] as? [[String: Any]], file: file, line: line)
+        XCTAssertEqual(report.clips.count, clips.count, file: file, line: line)
+        for (got, want) in zip(report.clips, clips) {
+            XCTAssertEqual(got.frames, want["frames"] as? [Int], file: file, line: line)
+            XCTAssertEqual(got.fakeProbability, try number(want, "fake_probability"), accuracy: 1e-5, file: file, line: line)
+            let heads = try XCTUnwrap(want["head_fake_probability"] as? [Double], file: file, line: line)
+            XCTAssertEqual(got.headFakeProbabilities.count, 3, file: file, line: line)
+            for (g, w) in zip(got.headFakeProbabilities, heads) { XCTAssertEqual(g, w, accuracy: 1e-5, file: file, line: line) }
+        }
+    }
+
+    func testVideo8MatchesTheAuthors() throws {
+        let names = ["a_0", "a_1", "a_2", "a_3", "b_0", "b_1", "b_2", "b_3"]
+        let report = try Self.model.get().score(jpegs: jpegs(names))
+        try assertMatches(report, expectedCase("video8"))
+        XCTAssertEqual(report.model.weights, "dfgaze-demo-v1")
+        XCTAssertTrue(report.model.demo)
+        XCTAssertEqual(report.label, report.fakeProbability >= 0.5 ? "fake" : "real")
+    }
+
+    func testVideo6MatchesTheAuthorsWithOverlappingLastClip() throws {
+        let report = try Self.model.get().score(jpegs: jpegs(["a_0", "a_1", "a_2", "a_3", "b_0", "b_1"]))
+        try assertMatches(report, expectedCase("video6"))
+    }
+
+    func testFullGraphGivesIdenticalScores() throws {
+        let full = try DFGazeModel.demo(fullGraph: true)
+        XCTAssertNotNil(full.aam)
+        let frames = try jpegs(["a_0", "a_1", "a_2", "a_3"])
+        let fast = try Self.model.get().score(jpegs: frames)
+        let slow = try full.score(jpegs: frames)
+        XCTAssertEqual(fast.clips, slow.clips, "AAM's maps never reach the score")
+        XCTAssertEqual(fast.frames, slow.frames)
+    }
+
+    func testClipRule() {
+        XCTAssertEqual(DFGazeModel.clips(frameCount: 3), [])
+        XCTAssertEqual(DFGazeModel.clips(frameCount: 4), [[0, 1, 2, 3]])
+        XCTAssertEqual(DFGazeModel.clips(frameCount: 6), [[0, 1, 2, 3], [2, 3, 4, 5]])
+        XCTAssertEqual(DFGazeModel.clips(frameCount: 8), [[0, 1, 2, 3], [4, 5, 6, 7]])
+        XCTAssertEqual(DFGazeModel.clips(frameCount: 9), [[0, 1, 2, 3], [4, 5, 6, 7], [5, 6, 7, 8]])
+    }
+
+    func testBadInputIsAScoringErrorNamingTheFrame() throws {
+        let model = try Self.model.get()
+        var frames = try jpegs(["a_0", "a_1", "a_2", "a_3"])
+        XCTAssertThrowsError(try model.score(jpegs: Array(frames.prefix(3)))) {
+            XCTAssertEqual(($0 as? ScoringError)?.code, .tooFewFrames)
+        }
+        frames[2] = Data("GIF89a".utf8)
+        XCTAssertThrowsError(try model.score(jpegs: frames)) {
+            XCTAssertEqual(($0 as? ScoringError)?.code, .notAJPEG)
+            XCTAssertEqual(($0 as? ScoringError)?.frame, 2)
+        }
+        XCTAssertThrowsError(try model.score(jpegs: Array(repeating: frames[0], count: 9),
+                                             options: ScoringOptions(maxFrames: 8))) {
+            XCTAssertEqual(($0 as? ScoringError)?.code, .tooManyFrames)
+        }
+    }
+
+    func testNetworksReadExactlyTheDemoKeys() throws {
+        // Demo weights are generated from the networks' own parameter specs; the pinned
+        // manifest lists exactly the fixture's keys, so the two agree.
+        let pinned = try DemoWeights.pinnedManifest()
+        for (network, spec) in DFGazeModel.parameterSpecs {
+            let pinnedNames = Set(try XCTUnwrap(pinned.file(network: network)).tensors.map(\.name))
+            XCTAssertEqual(Set(spec.map(\.key)), pinnedNames, network)
+        }
+    }
+}
