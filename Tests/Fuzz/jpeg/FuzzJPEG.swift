@@ -1,11 +1,11 @@
 import Foundation
 import Imaging
 
-// Fuzz target for the upload path of an image: JPEG.header, then Preprocess.networkInput (JPEG.decode
-// with limits, Pillow-exact resize of the crop window, normalisation). Limits smaller than the
-// service's keep each run fast under ASan; the checks are the same code. A throw is an acceptable
-// answer; a decode that disagrees with its own header, or an output of the wrong size, is not.
-// libturbojpeg itself is not instrumented: coverage guides through the Swift side only.
+// Fuzz target for the upload path of an image: JPEG.header, JPEG.decode with limits, then
+// Preprocess.networkInput(image:) (Pillow-exact resize of the crop window, normalisation). Limits
+// smaller than the service's keep each run fast under ASan; the checks are the same code. A throw
+// is an acceptable answer; a decode that disagrees with its own header, or an output of the wrong
+// size, is not. libturbojpeg itself is not instrumented: coverage guides through the Swift side only.
 
 private let limits = JPEGLimits(maxPixels: 1 << 20, maxSide: 8192)
 
@@ -18,9 +18,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
           image.pixels.count == image.width * image.height * 3 else {
         fatalError("decoded \(image.width)x\(image.height) (\(image.pixels.count) bytes), header \(header)")
     }
-    guard let (crop, input) = try? Preprocess.networkInput(jpeg: jpeg, limits: limits) else {
-        fatalError("networkInput failed on a JPEG that decodes")
-    }
+    let (crop, input) = Preprocess.networkInput(image: image)
     let side = Preprocess.cropSize
     guard crop.width == side, crop.height == side, input.count == 3 * side * side,
           input.allSatisfy(\.isFinite) else {
