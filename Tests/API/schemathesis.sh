@@ -7,14 +7,14 @@
 #     statuses and content types are documented.
 # The tools live in a venv under .venv-tools/ (git-ignored), made on first use.
 #
-#   Tests/API/schemathesis.sh [max examples per operation, default 40]
+#   Tests/API/schemathesis.sh [max examples per operation, default 300]
 # Env: DFGAZE_BIN, SCHEMATHESIS_SEED (default 1).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${DFGAZE_BIN:-$repo/.build/release/dfgaze}
 venv=$repo/.venv-tools
-examples=${1:-40}
+examples=${1:-300}
 [[ -x $bin ]] || { echo "no dfgaze binary at $bin" >&2; exit 2; }
 
 if [[ ! -x $venv/bin/st || ! -x $venv/bin/openapi-spec-validator ]]; then

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
-# HAProxy in front of two `dfgaze serve` instances (127.0.0.1:8081 and :8082, health check
-# GET /readyz), under a steady client load through HAProxy (127.0.0.1:8090):
+# HAProxy in front of two `dfgaze serve` instances (the two servers of the config, health check
+# GET /readyz), under a steady client load through HAProxy's frontend:
 #   run 1: kill -9 one instance mid-run;
 #   run 2: SIGTERM one instance mid-run (graceful drain).
 # Expectation: the clients see no failed request in either run (HAProxy retries and redispatches),
 # HAProxy takes the dead/draining instance out of rotation, the drained instance exits 0.
 #
 #   Tests/Load/haproxy.sh [seconds per run, default 30]
-# Env: DFGAZE_BIN, A_PORT (8081), B_PORT (8082), LB_PORT (8090), CLIENTS (4), HAPROXY_CFG.
+# Env: DFGAZE_BIN, CLIENTS (4), HAPROXY_CFG (default Deploy/haproxy/haproxy.cfg when the repo has
+# it, else Tests/Load/haproxy.cfg). Addresses come from the config's first `bind` and its two
+# `server` lines.
 set -euo pipefail
+trap 'echo "haproxy.sh: command failed at line $LINENO" >&2' ERR
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 bin=${DFGAZE_BIN:-$repo/.build/release/dfgaze}
 seconds=${1:-30}
 clients=${CLIENTS:-4}
-a_port=${A_PORT:-8081}
-b_port=${B_PORT:-8082}
-lb_port=${LB_PORT:-8090}
 drain=10
 # The deployment's config when the repo has one, else the minimal one beside this script.
 cfg=${HAPROXY_CFG:-$repo/Deploy/haproxy/haproxy.cfg}
 [[ -f $cfg ]] || cfg=$here/haproxy.cfg
+lb_port=$(awk '$1 == "bind" { n = split($2, p, ":"); print p[n]; exit }' "$cfg")
+mapfile -t servers < <(awk '$1 == "server" { n = split($3, p, ":"); print p[n] }' "$cfg")
+(( ${#servers[@]} == 2 )) || { echo "$cfg must have exactly two server lines" >&2; exit 2; }
+a_port=${servers[0]}
+b_port=${servers[1]}
 
 [[ -x $bin ]] || { echo "no dfgaze binary at $bin" >&2; exit 2; }
 command -v haproxy >/dev/null || { echo "haproxy is not installed (apt-get install haproxy)" >&2; exit 2; }
@@ -56,8 +61,8 @@ wait_ready() {  # wait_ready <port> <seconds>
     done
 }
 
-lb_status() {  # lb_status <server>: HAProxy's status and last check of a backend server
-    python3 - "$tmp/stats.sock" "$1" <<'EOF'
+lb_status() {  # lb_status <port>: HAProxy's status and last check of the server at 127.0.0.1:<port>
+    python3 - "$tmp/stats.sock" "127.0.0.1:$1" <<'EOF'
 import csv, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
@@ -67,12 +72,12 @@ while chunk := s.recv(65536):
     data += chunk
 rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
 for row in rows:
-    if row["pxname"] == "dfgaze" and row["svname"] == sys.argv[2]:
+    if row.get("addr") == sys.argv[2]:
         print(row["status"], row["check_status"], row["check_code"] or "-")
 EOF
 }
 
-wait_lb_up() {  # wait_lb_up <server> <seconds>
+wait_lb_up() {  # wait_lb_up <port> <seconds>
     local deadline=$((SECONDS + $2))
     until [[ $(lb_status "$1") == UP* ]]; do
         (( SECONDS < deadline )) || { echo "HAProxy never saw $1 UP" >&2; exit 1; }
@@ -80,8 +85,8 @@ wait_lb_up() {  # wait_lb_up <server> <seconds>
     done
 }
 
-# Polls HAProxy's view of <server> until it leaves rotation; prints seconds taken and the check result.
-watch_leave() {  # watch_leave <server> <since-epoch-ms>
+# Polls HAProxy's view of a server until it leaves rotation; prints the time taken and the check result.
+watch_leave() {  # watch_leave <port> <since-epoch-ms>
     local status
     for _ in $(seq 1 100); do
         status=$(lb_status "$1")
@@ -99,12 +104,13 @@ start_instance a "$a_port"
 start_instance b "$b_port"
 wait_ready "$a_port" 300
 wait_ready "$b_port" 300
-LB_BIND=127.0.0.1:$lb_port DFGAZE_A=127.0.0.1:$a_port DFGAZE_B=127.0.0.1:$b_port LB_STATS_SOCKET=$tmp/stats.sock \
-    haproxy -db -f "$cfg" 2>"$tmp/haproxy.log" >/dev/null &
+# A second global section adds the stats socket this script reads HAProxy's view from.
+printf 'global\n    stats socket %s mode 600 level admin\n' "$tmp/stats.sock" >"$tmp/stats.cfg"
+haproxy -db -f "$cfg" -f "$tmp/stats.cfg" >"$tmp/haproxy.log" 2>&1 &
 pid[haproxy]=$!
 sleep 0.5
-wait_lb_up a 20
-wait_lb_up b 20
+wait_lb_up "$a_port" 20
+wait_lb_up "$b_port" 20
 
 run_load() {  # run_load <name>: client load in the background, its JSON summary in $tmp/<name>.json
     python3 "$here/client_load.py" --port "$lb_port" --seconds "$seconds" --clients "$clients" >"$tmp/$1.json" &
@@ -117,7 +123,7 @@ run_load kill
 sleep $((seconds / 3))
 t=$(date +%s%3N)
 kill -9 "${pid[a]}"
-left=$(watch_leave a "$t")
+left=$(watch_leave "$a_port" "$t")
 client_rc=0; wait "${pid[client]}" || client_rc=$?
 unset 'pid[client]'
 wait "${pid[a]}" 2>/dev/null || true
@@ -128,7 +134,7 @@ expect "$client_rc" "run 1: no failed request while an instance was killed"
 # Bring a back for run 2.
 start_instance a "$a_port"
 wait_ready "$a_port" 120
-wait_lb_up a 20
+wait_lb_up "$a_port" 20
 
 # Run 2: SIGTERM instance b a third of the way in.
 echo "run 2: SIGTERM instance b after $((seconds / 3)) s (drain ${drain} s)"
@@ -136,7 +142,7 @@ run_load drain
 sleep $((seconds / 3))
 t=$(date +%s%3N)
 kill -TERM "${pid[b]}"
-left=$(watch_leave b "$t")
+left=$(watch_leave "$b_port" "$t")
 b_rc=0; wait "${pid[b]}" || b_rc=$?
 b_exit_ms=$(( $(date +%s%3N) - t ))
 client_rc=0; wait "${pid[client]}" || client_rc=$?

@@ -13,7 +13,7 @@ run() {  # run <name> <command...>
 }
 
 run overload python3 "$here/overload.py" --seconds 30
-run slow_clients python3 "$here/slow_clients.py" --connections 300 --header-timeout 4 --body-timeout 6
+run slow_clients python3 "$here/slow_clients.py" --connections 300
 run vanishing_clients python3 "$here/vanishing_clients.py" --long-clips 3
 run tls_and_keys "$here/tls_and_keys.sh"
 run haproxy "$here/haproxy.sh" 20
