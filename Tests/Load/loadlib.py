@@ -40,10 +40,15 @@ class Server:
         self.env = env
         self.log_path = Path(tempfile.mkstemp(prefix="dfgaze-serve-", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
+        self.log = None
         self.port = 0
 
     def __enter__(self) -> "Server":
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop(grace=5)
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -107,7 +112,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if self.log:
+            self.log.close()
         return self.proc.returncode if self.proc else None
 
 

@@ -111,6 +111,7 @@ async def main(args) -> None:
         p99 = percentile(health.latencies, 99) if health.latencies else float("inf")
         expect.check(p99 < args.healthz_p99_ms, f"/healthz p99 {p99:.1f} ms < {args.healthz_p99_ms:.0f} ms")
         expect.check(server.alive(), "server still running")
+    expect.check(server.proc.returncode == 0, f"server drained and exited 0 on SIGTERM ({server.proc.returncode})")
     expect.finish()
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fast reliability subset for CI (about 3 minutes on 2 cores), against an already built
 # release binary (.build/release/dfgaze or $DFGAZE_BIN): short overload, slow clients, vanishing
-# clients, TLS and API keys, HAProxy kill/drain. Runs them all; exits 1 if any failed.
+# clients, SIGTERM drain and exit, TLS and API keys, HAProxy kill/drain. Runs them all; exits 1 if any failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +15,7 @@ run() {  # run <name> <command...>
 run overload python3 "$here/overload.py" --seconds 30
 run slow_clients python3 "$here/slow_clients.py" --connections 300
 run vanishing_clients python3 "$here/vanishing_clients.py" --long-clips 3
+run shutdown python3 "$here/shutdown.py"
 run tls_and_keys "$here/tls_and_keys.sh"
 run haproxy "$here/haproxy.sh" 20
 

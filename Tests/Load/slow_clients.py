@@ -128,6 +128,7 @@ async def main(args) -> None:
         expect.check(after["Threads"] <= baseline["Threads"] + 4,
                      f"threads back to baseline ({after['Threads']} vs {baseline['Threads']})")
         expect.check(server.alive(), "server still running")
+    expect.check(server.proc.returncode == 0, f"server drained and exited 0 on SIGTERM ({server.proc.returncode})")
     expect.finish()
 
 

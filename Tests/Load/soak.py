@@ -87,6 +87,7 @@ async def main(args) -> None:
         allowed = max(32, warm_rss // 10)
         expect.check(end["VmRSS"] <= warm_rss + allowed, f"RSS flat: end {end['VmRSS']} MiB <= {warm_rss} + {allowed} MiB")
         expect.check(server.alive(), "server still running")
+    expect.check(server.proc.returncode == 0, f"server drained and exited 0 on SIGTERM ({server.proc.returncode})")
     expect.finish()
 
 

@@ -121,6 +121,7 @@ async def main(args) -> None:
         expect.check(growth <= 32, f"RSS does not grow round after round ({growth:+d} MiB after round 1)")
         expect.check(after[-1]["Threads"] <= after[0]["Threads"] + 4, "threads back to baseline")
         expect.check(server.alive(), "server still running")
+    expect.check(server.proc.returncode == 0, f"server drained and exited 0 on SIGTERM ({server.proc.returncode})")
     expect.finish()
 
 
