@@ -58,11 +58,12 @@ echo "identical ($(wc -c <"$repo/openapi.yaml") bytes)"
 
 echo "== schemathesis $("$venv/bin/st" --version | awk '{print $NF}') against 127.0.0.1:$port, $examples examples per operation"
 rc=0
-"$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --url "http://127.0.0.1:$port" \
+# From the temp dir, so schemathesis's own state (.schemathesis/) stays out of the repo.
+(cd "$tmp" && "$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --url "http://127.0.0.1:$port" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance \
     --max-examples "$examples" --seed "${SCHEMATHESIS_SEED:-1}" --workers 1 --request-timeout 60 \
     --phases examples,coverage,fuzzing --generation-database none --no-color \
-    --report junit --report-junit-path "$tmp/junit.xml" || rc=$?
+    --report junit --report-junit-path "$tmp/junit.xml") || rc=$?
 
 kill -TERM "$server"
 wait "$server" || rc=1

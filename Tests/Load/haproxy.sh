@@ -77,6 +77,23 @@ for row in rows:
 EOF
 }
 
+lb_counters() {  # the backend's retries, redispatches and 5xx answers, from HAProxy's stats
+    python3 - "$tmp/stats.sock" <<'EOF'
+import csv, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+for row in csv.DictReader(data.decode().lstrip("# ").splitlines()):
+    if row["svname"] == "BACKEND":
+        print(f"HAProxy backend {row['pxname']}: {row['stot']} sessions, {row['wretr']} retries, "
+              f"{row['wredis']} redispatches, {row['econ']} connection errors, {row['eresp']} response errors, "
+              f"{row['hrsp_5xx']} 5xx sent to clients")
+EOF
+}
+
 wait_lb_up() {  # wait_lb_up <port> <seconds>
     local deadline=$((SECONDS + $2))
     until [[ $(lb_status "$1") == UP* ]]; do
@@ -129,6 +146,7 @@ unset 'pid[client]'
 wait "${pid[a]}" 2>/dev/null || true
 echo "  clients: $(cat "$tmp/kill.json")"
 echo "  a left rotation after $left"
+echo "  $(lb_counters)"
 expect "$client_rc" "run 1: no failed request while an instance was killed"
 
 # Bring a back for run 2.
@@ -149,6 +167,7 @@ client_rc=0; wait "${pid[client]}" || client_rc=$?
 unset 'pid[client]' 'pid[b]'
 echo "  clients: $(cat "$tmp/drain.json")"
 echo "  b left rotation after $left; b exited $b_rc after $b_exit_ms ms"
+echo "  $(lb_counters) (both runs)"
 expect "$client_rc" "run 2: no failed request while an instance drained"
 expect "$([[ $b_rc == 0 ]]; echo $?)" "run 2: the drained instance exited 0"
 expect "$([[ $left != never* ]]; echo $?)" "run 2: HAProxy took the draining instance out of rotation"
