@@ -125,7 +125,7 @@ paths:
           $ref: '#/components/responses/Health'
   /v1/model:
     get:
-      summary: What is loaded: networks, parameter counts, weights provenance and hashes, input spec, limits.
+      summary: "What is loaded: networks, parameter counts, weights provenance and hashes, input spec, limits."
       operationId: model
       responses:
         '200':

@@ -115,7 +115,9 @@ struct Serve: ParsableCommand {
             logger.info("draining", metadata: ["signal": "\(signal)", "grace_s": "\(drainSeconds)"])
             app.shutdown(grace: drainSeconds)
             logger.info("stopped")
-            Foundation.exit(0)
+            // _exit, not exit: an inference that outlived the grace may still be inside OpenBLAS,
+            // whose library destructor (run by exit) then waits forever for its worker threads.
+            _exit(0)
         }
 
         do {
