@@ -17,6 +17,8 @@ export PATH := $(PATH):/opt/swift/usr/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 SWIFT ?= swift
+# Seconds per fuzz target in `make test` (the long pass: Tests/Fuzz/run.sh 600).
+FUZZ_SECONDS ?= 20
 # Where `make run` keeps its build (git-ignored).
 RUN_BUILD ?= .build-run
 DFGAZE := $(RUN_BUILD)/release/dfgaze
@@ -44,11 +46,20 @@ run: build
 	@echo "== dfgaze serve on http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	@exec $(DFGAZE) serve --host "$(HOST)" --port "$(PORT)"
 
-# Lint first: it takes seconds, and the Swift test summary stays the last thing printed.
+# Lint first (seconds), then build once; fuzzing and the reliability subset run against that build;
+# the Swift test summary stays the last thing printed.
 test: tools
 	@Deploy/lint.sh
+	@echo "== swift build -c release -Xswiftc -enable-testing --build-tests"
+	@$(SWIFT) build -c release -Xswiftc -enable-testing --build-tests
+	@echo "== fuzzing: a short pass per target (Tests/Fuzz/run.sh)"
+	@Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+	@echo "== reliability: fast subset (Tests/Load/run-fast.sh)"
+	@DFGAZE_BIN=.build/release/dfgaze Tests/Load/run-fast.sh
+	@echo "== API contract: openapi-spec-validator + schemathesis (Tests/API/schemathesis.sh)"
+	@DFGAZE_BIN=.build/release/dfgaze Tests/API/schemathesis.sh 100
 	@echo "== swift test -c release -Xswiftc -enable-testing"
-	@$(SWIFT) test -c release -Xswiftc -enable-testing
+	@$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build
 
 lint: tools
 	@Deploy/lint.sh

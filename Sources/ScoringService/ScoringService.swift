@@ -23,6 +23,8 @@ public final class ScoringService: @unchecked Sendable {
     private let logger: Logger
     private let lock = NSLock()
     private var scorer: VideoScorer?
+    /// Set when shutdown begins: readiness fails at once, before the listener closes.
+    private var leaving = false
 
     /// `scorer` may be nil at start: the server answers health checks (not ready) while the
     /// weights load, then `setScorer` makes it ready.
@@ -62,9 +64,20 @@ public final class ScoringService: @unchecked Sendable {
 
     public func setScorer(_ scorer: VideoScorer) { lock.withLock { self.scorer = scorer } }
 
-    public var isReady: Bool { lock.withLock { scorer != nil } && !server.isDraining }
+    public var isReady: Bool { lock.withLock { scorer != nil && !leaving } && !server.isDraining }
+
+    private var isLeaving: Bool { lock.withLock { leaving } || server.isDraining }
 
     public func start() throws { try server.start() }
+
+    /// Graceful stop: reports not ready at once but keeps serving for `notReadyFor` seconds, so
+    /// load balancers polling /readyz take the instance out of rotation before its listener
+    /// closes; then `shutdown(grace:)`.
+    public func drain(notReadyFor delay: TimeInterval, grace: TimeInterval) {
+        lock.withLock { leaving = true }
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        shutdown(grace: grace)
+    }
 
     /// Stops accepting, reports not ready, finishes in-flight and queued requests within `grace`.
     public func shutdown(grace: TimeInterval) {
@@ -75,7 +88,7 @@ public final class ScoringService: @unchecked Sendable {
     // MARK: - Routes
 
     private func readiness() -> HTTPResponse {
-        if server.isDraining { return .json(Array(#"{"status":"draining"}"#.utf8), status: 503) }
+        if isLeaving { return .json(Array(#"{"status":"draining"}"#.utf8), status: 503) }
         guard let scorer = lock.withLock({ scorer }) else { return .json(Array(#"{"status":"not_ready"}"#.utf8), status: 503) }
         let body = #"{"status":"ready","weights":"# + quoted(scorer.identity.weights) + "}"
         return .json(Array(body.utf8))

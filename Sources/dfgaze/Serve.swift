@@ -48,6 +48,8 @@ struct Serve: ParsableCommand {
     var blasThreads: Int?
     @Option(help: "Seconds to finish in-flight requests after SIGTERM/SIGINT. [DFGAZE_DRAIN_SECONDS]")
     var drainSeconds: Double = Env.double("DFGAZE_DRAIN_SECONDS") ?? 30
+    @Option(help: "Seconds after SIGTERM during which /readyz fails but requests are still served, so load balancers stop routing here first. [DFGAZE_UNREADY_SECONDS]")
+    var unreadySeconds: Double = Env.double("DFGAZE_UNREADY_SECONDS") ?? 2
 
     @Option(help: "PEM certificate chain: serve HTTPS (with --tls-key). [DFGAZE_TLS_CERT]")
     var tlsCert: String?
@@ -111,9 +113,10 @@ struct Serve: ParsableCommand {
         try app.start()
         logger.info("listening", metadata: ["host": "\(host)", "port": "\(app.server.port)", "tls": "\(server.tls != nil)"])
 
-        let signals = TerminationSignals.observe { signal in
-            logger.info("draining", metadata: ["signal": "\(signal)", "grace_s": "\(drainSeconds)"])
-            app.shutdown(grace: drainSeconds)
+        let once = DispatchQueue(label: "dfgaze.shutdown")  // SIGTERM and SIGINT drain once, in turn
+        let signals = TerminationSignals.observe(queue: once) { signal in
+            logger.info("draining", metadata: ["signal": "\(signal)", "unready_s": "\(unreadySeconds)", "grace_s": "\(drainSeconds)"])
+            app.drain(notReadyFor: unreadySeconds, grace: drainSeconds)
             logger.info("stopped")
             // _exit, not exit: an inference that outlived the grace may still be inside OpenBLAS,
             // whose library destructor (run by exit) then waits forever for its worker threads.

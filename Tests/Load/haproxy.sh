@@ -7,8 +7,7 @@
 # HAProxy takes the dead/draining instance out of rotation, the drained instance exits 0.
 #
 #   Tests/Load/haproxy.sh [seconds per run, default 30]
-# Env: DFGAZE_BIN, CLIENTS (4), HAPROXY_CFG (default Deploy/haproxy/haproxy.cfg when the repo has
-# it, else Tests/Load/haproxy.cfg). Addresses come from the config's first `bind` and its two
+# Env: DFGAZE_BIN, CLIENTS (4), HAPROXY_CFG (default Deploy/haproxy/haproxy.cfg, the deployed one). Addresses come from the config's first `bind` and its two
 # `server` lines.
 set -euo pipefail
 trap 'echo "haproxy.sh: command failed at line $LINENO" >&2' ERR
@@ -21,7 +20,6 @@ clients=${CLIENTS:-4}
 drain=10
 # The deployment's config when the repo has one, else the minimal one beside this script.
 cfg=${HAPROXY_CFG:-$repo/Deploy/haproxy/haproxy.cfg}
-[[ -f $cfg ]] || cfg=$here/haproxy.cfg
 lb_port=$(awk '$1 == "bind" { n = split($2, p, ":"); print p[n]; exit }' "$cfg")
 mapfile -t servers < <(awk '$1 == "server" { n = split($3, p, ":"); print p[n] }' "$cfg")
 (( ${#servers[@]} == 2 )) || { echo "$cfg must have exactly two server lines" >&2; exit 2; }

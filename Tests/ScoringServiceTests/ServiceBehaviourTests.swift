@@ -140,3 +140,21 @@ final class StatusBox: @unchecked Sendable {
 
 
 enum SHA256Hex { static func of(_ s: String) -> String { SHA256.hex(Array(s.utf8)) } }
+
+/// Draining: readiness fails first while requests are still served, then the listener closes.
+final class DrainTests: XCTestCase {
+    func testReadinessFailsBeforeTheListenerCloses() throws {
+        let (service, url) = try startService(scorer: SlowScorer(delay: 0))
+        let fourFrames = Fixture.video8.prefix(4).flatMap { ["-F", "f=@\(Fixture.frame($0).path)"] }
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { service.drain(notReadyFor: 1.5, grace: 2); finished.signal() }
+        Thread.sleep(forTimeInterval: 0.3)
+        let ready = try curl(["\(url)/readyz"])
+        XCTAssertEqual(ready.status, 503)
+        XCTAssertEqual(ready.json?["status"] as? String, "draining")
+        XCTAssertEqual(try curl(["\(url)/healthz"]).status, 200)
+        XCTAssertEqual(try curl(fourFrames + ["\(url)/score"]).status, 200, "still served while balancers catch up")
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        XCTAssertThrowsError(try curl(["\(url)/healthz"]), "listener closed after the delay")
+    }
+}
