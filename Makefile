@@ -57,7 +57,7 @@ test: tools
 	@echo "== reliability: fast subset (Tests/Load/run-fast.sh)"
 	@DFGAZE_BIN=.build/release/dfgaze Tests/Load/run-fast.sh
 	@echo "== API contract: openapi-spec-validator + schemathesis (Tests/API/schemathesis.sh)"
-	@DFGAZE_BIN=.build/release/dfgaze Tests/API/schemathesis.sh 100
+	@DFGAZE_BIN=.build/release/dfgaze Tests/API/schemathesis.sh
 	@echo "== swift test -c release -Xswiftc -enable-testing"
 	@$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Graceful shutdown on SIGTERM, three ways:
-  1. idle: exits 0 at once;
-  2. a request in flight that fits the grace: its client gets 200, new connections are refused
-     meanwhile, then exit 0;
+  1. idle (--unready-seconds 0): exits 0 at once;
+  2. a request in flight that fits the grace: /readyz answers 503 at once while the listener still
+     accepts (--unready-seconds 1.5), then new connections are refused, the client gets 200, exit 0;
   3. an inference that outlives the grace (--drain-seconds 1, a 4-clip request): the client is cut
      and the process still exits 0 within grace + 2 s cut + slack (regression: exit() used to hang
      in OpenBLAS's library destructor while a forward pass was running).
@@ -38,7 +38,7 @@ async def running(port: int, seconds: float = 30) -> bool:
 async def main(args) -> None:
     expect = Expectations("shutdown")
 
-    server = Server("--drain-seconds", "5")
+    server = Server("--drain-seconds", "5", "--unready-seconds", "0")
     server.start()
     server.proc.send_signal(signal.SIGTERM)
     code, took = await exited(server, args.slack)
@@ -47,12 +47,17 @@ async def main(args) -> None:
     server.stop()
 
     body, headers = clip()
-    server = Server("--drain-seconds", "60")
+    server = Server("--drain-seconds", "60", "--unready-seconds", "1.5")
     server.start()
     answer = asyncio.create_task(request(server.port, "POST", "/score", body, headers, timeout=120))
     expect.check(await running(server.port), "in flight: the request is running")
     server.proc.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
+    try:
+        readiness = (await request(server.port, "GET", "/readyz", timeout=5))[0]
+    except (HTTPError, OSError, asyncio.TimeoutError) as e:
+        readiness = type(e).__name__
+    await asyncio.sleep(1.7)
     try:
         await asyncio.open_connection(HOST, server.port)
         refused = False
@@ -64,13 +69,14 @@ async def main(args) -> None:
         status = f"{type(e).__name__}: {e}"
     code, took = await exited(server, args.slack)
     figure("in flight within the grace", f"client got {status}; exit {code} {took:.1f} s after the answer")
-    expect.check(refused, "in flight: new connections refused while draining")
+    expect.check(readiness == 503, f"in flight: /readyz 503 right after SIGTERM, listener still open ({readiness})")
+    expect.check(refused, "in flight: new connections refused once the unready period is over")
     expect.check(status == 200, f"in flight: the client got its answer ({status})")
     expect.check(code == 0, "in flight: exit 0 once it was answered")
     server.stop()
 
     long_body, long_headers = clip(repeat=4)
-    server = Server("--drain-seconds", "1")
+    server = Server("--drain-seconds", "1", "--unready-seconds", "0")
     server.start()
     answer = asyncio.create_task(request(server.port, "POST", "/score", long_body, long_headers, timeout=120))
     expect.check(await running(server.port), "outliving the grace: the request is running")
