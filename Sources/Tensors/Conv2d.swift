@@ -142,9 +142,8 @@ public struct Conv2d: Sendable {
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?,
              forceUnfold: Bool = false) {
-        if !winogradFilters.isEmpty, let tile = Winograd.tile(channels: inChannels, height: height, width: width) {
-            return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu,
-                               residual: residual, tile: tile)
+        if !winogradFilters.isEmpty && Winograd.pays(channels: inChannels, height: height, width: width) {
+            return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu, residual: residual)
         }
         let (oh, ow) = outputSize(height: height, width: width)
         let n = batch * oh * ow
@@ -167,41 +166,22 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// F(2x2, 3x3) or F(4x4, 3x3): the input is transformed in full before the output is
-    /// written, so output may alias input.
+    /// F(2x2, 3x3): the input is transformed in full before the output is written, so output
+    /// may alias input.
     func runWinograd(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
-                     into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?,
-                     tile: Winograd.Tile) {
-        let large = tile == .f4
-        let (th, tw) = large ? Winograd.tiles4(height: height, width: width) : Winograd.tiles(height: height, width: width)
+                             into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?) {
+        let (th, tw) = Winograd.tiles(height: height, width: width)
         let tiles = batch * th * tw
-        let points = large ? Winograd.points4 : Winograd.points
-        let filterCount = large ? points * outChannels * inChannels : 0
-        Scratch.with(count: points * (inChannels + outChannels) * tiles + filterCount) { v in
-            let m = v + points * inChannels * tiles
-            let transformed = m + points * outChannels * tiles
-            if large {
-                Winograd.transformInput4(input, channels: inChannels, batch: batch, height: height, width: width, into: v)
-                weight.withUnsafeBufferPointer { w in
-                    Winograd.transformFilters4(w.baseAddress!, count: outChannels * inChannels, into: transformed)
-                }
-                Winograd.multiply(filters: transformed, points: points, outChannels: outChannels,
-                                  inChannels: inChannels, input: v, columns: tiles, into: m)
-            } else {
-                Winograd.transformInput(input, channels: inChannels, batch: batch, height: height, width: width, into: v)
-                winogradFilters.withUnsafeBufferPointer { u in
-                    Winograd.multiply(filters: u.baseAddress!, points: points, outChannels: outChannels,
-                                      inChannels: inChannels, input: v, columns: tiles, into: m)
-                }
+        Scratch.with(count: Winograd.points * (inChannels + outChannels) * tiles) { v in
+            let m = v + Winograd.points * inChannels * tiles
+            Winograd.transformInput(input, channels: inChannels, batch: batch, height: height, width: width, into: v)
+            winogradFilters.withUnsafeBufferPointer { u in
+                Winograd.multiply(filters: u.baseAddress!, outChannels: outChannels, inChannels: inChannels,
+                                  input: v, columns: tiles, into: m)
             }
             initialize(output, columns: batch * height * width, residual: residual)
-            if large {
-                Winograd.transformOutput4(m, channels: outChannels, batch: batch, height: height, width: width,
-                                          adding: output, relu: relu)
-            } else {
-                Winograd.transformOutput(m, channels: outChannels, batch: batch, height: height, width: width,
-                                         adding: output, relu: relu)
-            }
+            Winograd.transformOutput(m, channels: outChannels, batch: batch, height: height, width: width,
+                                     adding: output, relu: relu)
         }
     }
 

@@ -15,27 +15,24 @@ final class ConvolutionBenchmarkTests: XCTestCase {
             let plain = conv.withoutWinograd()
             let x = FeatureMap(channels: c, batch: 4, height: size, width: size,
                                values: (0..<(c * 4 * size * size)).map { Float($0 % 11) / 11 })
-            var (f2, f4, slow) = (Double.infinity, Double.infinity, Double.infinity)
+            var (fast, slow) = (Double.infinity, Double.infinity)
             var y = FeatureMap(channels: o, batch: 4, height: size, width: size)
-            func winograd(_ tile: Winograd.Tile) -> () -> Void {
-                {
-                    x.values.withUnsafeBufferPointer { src in
-                        y.values.withUnsafeMutableBufferPointer { dst in
-                            conv.runWinograd(src.baseAddress!, batch: 4, height: size, width: size, into: dst.baseAddress!,
-                                             relu: true, residual: nil, tile: tile)
-                        }
+            let winograd = {
+                x.values.withUnsafeBufferPointer { src in
+                    y.values.withUnsafeMutableBufferPointer { dst in
+                        conv.runWinograd(src.baseAddress!, batch: 4, height: size, width: size, into: dst.baseAddress!,
+                                         relu: true, residual: nil)
                     }
                 }
             }
-            winograd(.f2)(); winograd(.f4)(); _ = plain(x)
+            winograd(); _ = plain(x)
             for _ in 0..<5 {
-                f2 = min(f2, time(winograd(.f2)))
-                f4 = min(f4, time(winograd(.f4)))
+                fast = min(fast, time(winograd))
                 slow = min(slow, time { _ = plain(x, relu: true) })
             }
             let gflop = 2 * Double(conv.multiplyAccumulates(height: size, width: size, batch: 4)) / 1e9
-            print(String(format: "conv %dx%d %dx%d (threads %d): F(2x2) %.2f ms, F(4x4) %.2f ms, im2col %.2f ms (%.1f GFLOP/s), speed-up F2 %.2f F4 %.2f",
-                         o, c, size, size, BLAS.threads, f2 * 1e3, f4 * 1e3, slow * 1e3, gflop / slow, slow / f2, slow / f4))
+            print(String(format: "conv %dx%d %dx%d (threads %d): winograd %.2f ms, im2col %.2f ms (%.1f GFLOP/s), speed-up %.2f",
+                         o, c, size, size, BLAS.threads, fast * 1e3, slow * 1e3, gflop / slow, slow / fast))
         }
     }
 
