@@ -37,22 +37,15 @@ enum Winograd {
             u.withUnsafeMutableBufferPointer { out in
                 for f in 0..<count {
                     let g = w.baseAddress! + f * 9
-                    // t = G g (4x3), row by row.
-                    var t = [Float](repeating: 0, count: 12)
-                    for j in 0..<3 {
-                        let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-                        t[j] = g0
-                        t[3 + j] = (g0 + g1 + g2) / 2
-                        t[6 + j] = (g0 - g1 + g2) / 2
-                        t[9 + j] = g2
+                    // t = G g (4x3) as three columns, in registers (no array per filter:
+                    // load time); then U = t Gᵀ (4x4), row by row.
+                    func g4(_ g0: Float, _ g1: Float, _ g2: Float) -> SIMD4<Float> {
+                        SIMD4(g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2)
                     }
-                    // U = t Gᵀ (4x4).
+                    let (c0, c1, c2) = (g4(g[0], g[3], g[6]), g4(g[1], g[4], g[7]), g4(g[2], g[5], g[8]))
                     for i in 0..<4 {
-                        let (t0, t1, t2) = (t[3 * i], t[3 * i + 1], t[3 * i + 2])
-                        out[(4 * i) * count + f] = t0
-                        out[(4 * i + 1) * count + f] = (t0 + t1 + t2) / 2
-                        out[(4 * i + 2) * count + f] = (t0 - t1 + t2) / 2
-                        out[(4 * i + 3) * count + f] = t2
+                        let row = g4(c0[i], c1[i], c2[i])
+                        for j in 0..<4 { out[(4 * i + j) * count + f] = row[j] }
                     }
                 }
             }
