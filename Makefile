@@ -59,7 +59,7 @@ test: tools
 	@echo "== API contract: openapi-spec-validator + schemathesis (Tests/API/schemathesis.sh)"
 	@DFGAZE_BIN=.build/release/dfgaze Tests/API/schemathesis.sh
 	@echo "== swift test -c release -Xswiftc -enable-testing"
-	@$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build
+	@SWIFT=$(SWIFT) scripts/swift-test.sh
 
 lint: tools
 	@Deploy/lint.sh

@@ -70,7 +70,7 @@ else
     skip "haproxy.cfg" "haproxy not installed"
 fi
 
-check "shell scripts (shellcheck)" "$TOOLS/shellcheck" scripts/install-deps.sh Deploy/lint.sh .ci/run
+check "shell scripts (shellcheck)" "$TOOLS/shellcheck" scripts/install-deps.sh scripts/swift-test.sh Deploy/lint.sh .ci/run
 
 if [ -f openapi.yaml ]; then
     check "openapi.yaml (openapi-spec-validator)" "$TOOLS/openapi-spec-validator" openapi.yaml

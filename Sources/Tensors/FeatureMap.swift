@@ -100,4 +100,46 @@ public struct FeatureMap: Sendable {
         return FeatureMap(channels: maps.reduce(0) { $0 + $1.channels }, batch: first.batch,
                           height: first.height, width: first.width, values: values)
     }
+
+    /// Maps (frames) taken along the batch in `order`, repeats allowed: map i of the result is map order[i] of self.
+    public func selectingBatch(_ order: [Int]) -> FeatureMap {
+        var out = FeatureMap(channels: channels, batch: order.count, height: height, width: width)
+        let plane = planeSize
+        values.withUnsafeBufferPointer { src in
+            out.values.withUnsafeMutableBufferPointer { dst in
+                for c in 0..<channels {
+                    for (i, n) in order.enumerated() {
+                        (dst.baseAddress! + (c * order.count + i) * plane)
+                            .update(from: src.baseAddress! + (c * batch + n) * plane, count: plane)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Concatenation along the batch: the frames of `maps[0]`, then of `maps[1]`, ...
+    public static func joiningBatches(_ maps: [FeatureMap]) -> FeatureMap {
+        precondition(!maps.isEmpty)
+        guard maps.count > 1 else { return maps[0] }
+        let first = maps[0]
+        precondition(maps.allSatisfy { $0.channels == first.channels && $0.height == first.height && $0.width == first.width },
+                     "joined maps differ in channels or size")
+        let total = maps.reduce(0) { $0 + $1.batch }
+        var out = FeatureMap(channels: first.channels, batch: total, height: first.height, width: first.width)
+        let plane = first.planeSize
+        out.values.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for m in maps {
+                m.values.withUnsafeBufferPointer { src in
+                    for c in 0..<m.channels {
+                        (dst.baseAddress! + (c * total + offset) * plane)
+                            .update(from: src.baseAddress! + c * m.batch * plane, count: m.batch * plane)
+                    }
+                }
+                offset += m.batch
+            }
+        }
+        return out
+    }
 }

@@ -1,27 +1,10 @@
 import CBLAS
 import Tensors
 
-// Small kernels the STAM blocks need beyond Tensors: reordering maps along the batch,
+// Small kernels the STAM blocks need beyond Tensors: interleaving maps along the batch,
 // the batched 49x49 relation matrices of TRA/SRA, and the attention-weighted pair sums.
 
 extension FeatureMap {
-    /// Maps taken along the batch in `order`: map i of the result is map order[i] of self.
-    func selectingBatch(_ order: [Int]) -> FeatureMap {
-        var out = FeatureMap(channels: channels, batch: order.count, height: height, width: width)
-        let plane = planeSize
-        values.withUnsafeBufferPointer { src in
-            out.values.withUnsafeMutableBufferPointer { dst in
-                for c in 0..<channels {
-                    for (i, n) in order.enumerated() {
-                        (dst.baseAddress! + (c * order.count + i) * plane)
-                            .update(from: src.baseAddress! + (c * batch + n) * plane, count: plane)
-                    }
-                }
-            }
-        }
-        return out
-    }
-
     /// Maps of equal batch interleaved along the batch: result map i·k + j is map i of maps[j]
     /// (the authors' `zip` + `torch.stack(dim=1)`).
     static func interleaving(_ maps: [FeatureMap]) -> FeatureMap {

@@ -118,12 +118,12 @@ public final class DFGazeModel: @unchecked Sendable {
             textureMaps.append(timed("tam") { tam(input) })
             if let aam { attributeMaps.append(timed("aam") { aam(input) }) }
         }
-        let all = (gaze: FeatureMap.joiningFrames(gazeMaps), texture: FeatureMap.joiningFrames(textureMaps),
-                   attribute: aam == nil ? nil : FeatureMap.joiningFrames(attributeMaps))
+        let all = (gaze: FeatureMap.joiningBatches(gazeMaps), texture: FeatureMap.joiningBatches(textureMaps),
+                   attribute: aam == nil ? nil : FeatureMap.joiningBatches(attributeMaps))
         // Clips may share frames (the last clip of a count not divisible by 4): gather per clip.
         let order = Self.clips(frameCount: frames.count).flatMap { $0 }
         let clips = timed("psta") {
-            psta(gaze: all.gaze.frames(order), texture: all.texture.frames(order), attribute: all.attribute?.frames(order))
+            psta(gaze: all.gaze.selectingBatch(order), texture: all.texture.selectingBatch(order), attribute: all.attribute?.selectingBatch(order))
         }
         return Output(gaze: GAM.gaze(yawLogits: yaw, pitchLogits: pitch), clips: clips, stageSeconds: stages)
     }
@@ -170,48 +170,6 @@ public enum ModelError: Error, CustomStringConvertible {
         switch self {
         case .missingNetwork(let n): "the weights have no \(n) network"
         }
-    }
-}
-
-extension FeatureMap {
-    /// Frames `indices` (in that order, repeats allowed) of every channel.
-    func frames(_ indices: [Int]) -> FeatureMap {
-        var out = FeatureMap(channels: channels, batch: indices.count, height: height, width: width)
-        let plane = planeSize
-        out.values.withUnsafeMutableBufferPointer { dst in
-            values.withUnsafeBufferPointer { src in
-                for c in 0..<channels {
-                    for (j, n) in indices.enumerated() {
-                        let s = src.baseAddress! + (c * batch + n) * plane
-                        let d = dst.baseAddress! + (c * indices.count + j) * plane
-                        d.update(from: s, count: plane)
-                    }
-                }
-            }
-        }
-        return out
-    }
-
-    /// Concatenation along the batch (frames of `maps[0]`, then `maps[1]`...).
-    static func joiningFrames(_ maps: [FeatureMap]) -> FeatureMap {
-        guard maps.count > 1 else { return maps[0] }
-        let first = maps[0]
-        let total = maps.reduce(0) { $0 + $1.batch }
-        var out = FeatureMap(channels: first.channels, batch: total, height: first.height, width: first.width)
-        let plane = first.planeSize
-        out.values.withUnsafeMutableBufferPointer { dst in
-            var offset = 0
-            for m in maps {
-                m.values.withUnsafeBufferPointer { src in
-                    for c in 0..<m.channels {
-                        (dst.baseAddress! + (c * total + offset) * plane)
-                            .update(from: src.baseAddress! + c * m.batch * plane, count: m.batch * plane)
-                    }
-                }
-                offset += m.batch
-            }
-        }
-        return out
     }
 }
 
