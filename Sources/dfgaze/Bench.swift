@@ -12,15 +12,17 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Timed runs (the median is reported) after one warm-up run.")
     var runs: Int = 5
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "OpenBLAS threads (default: all cores, or 1 with --lanes > 1).")
     var threads: Int?
+    @Option(help: "Threads the clip's frames are split over, each running the networks on its share.")
+    var lanes: Int = 1
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
     @Argument(help: "The clip's JPEG frames (4). Default: the repo's fixture clip a_0..a_3.")
     var frames: [String] = []
 
     func run() throws {
-        BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        BLAS.setThreads(threads ?? (lanes > 1 ? 1 : ProcessInfo.processInfo.activeProcessorCount))
         let paths = frames.isEmpty ? (0..<4).map { "Tests/Fixtures/dfgaze-demo-v1/frames/a_\($0).jpg" } : frames
         let jpegs = try paths.map { path -> Data in
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
@@ -30,14 +32,18 @@ struct Bench: ParsableCommand {
         let loadStart = Date()
         let dfgaze = try model.load()
         let coldStart = Date().timeIntervalSince(loadStart)
+        // The ceiling for this many cores: sgemm on threads x lanes OpenBLAS threads.
+        let threadsPerGEMM = BLAS.threads
+        BLAS.setThreads(threadsPerGEMM * lanes)
         let sgemm = BLAS.sgemmGFLOPS(size: 2048, repeats: 3)
+        BLAS.setThreads(threadsPerGEMM)
 
         let encoder = JSONEncoder()
         var samples: [ScoreReport.Timings] = []
         var endToEnd: [Double] = []
         for run in 0...max(1, runs) {
             let start = Date()
-            let report = try dfgaze.score(jpegs: jpegs)
+            let report = try dfgaze.score(jpegs: jpegs, options: ScoringOptions(lanes: lanes))
             _ = try encoder.encode(report)
             if run > 0 {  // the first run warms caches and page tables
                 endToEnd.append(Date().timeIntervalSince(start))
@@ -55,7 +61,7 @@ struct Bench: ParsableCommand {
         ]
         for network in macs.keys { stages[network] = median(samples.map { $0.networkSeconds?[network] ?? 0 }) }
         let figures: [String: Any] = [
-            "frames": jpegs.count, "runs": samples.count, "blas_threads": BLAS.threads,
+            "frames": jpegs.count, "runs": samples.count, "blas_threads": BLAS.threads, "lanes": lanes,
             "full_graph": dfgaze.aam != nil,
             "end_to_end_s": median(endToEnd), "stages_s": stages,
             "gflop": gflop, "gflop_per_network": macs.mapValues { 2 * Double($0) / 1e9 },
@@ -68,7 +74,7 @@ struct Bench: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(BLAS.threads) BLAS thread(s)\(dfgaze.aam != nil ? ", full graph" : "")")
+        print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(BLAS.threads) BLAS thread(s) x \(lanes) lane(s)\(dfgaze.aam != nil ? ", full graph" : "")")
         print(String(format: "  end to end (JPEG in, JSON out)  %8.3f s", median(endToEnd)))
         for stage in ["decode", "preprocess", "forward", "gam", "tam", "aam", "psta"] where stages[stage] != nil {
             print("  " + stage.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: " %8.3f s", stages[stage]!))

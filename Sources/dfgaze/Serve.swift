@@ -44,7 +44,9 @@ struct Serve: ParsableCommand {
     var workers: Int = Env.int("DFGAZE_WORKERS") ?? 1
     @Option(help: "Requests that may wait for a worker; beyond it, 503 + Retry-After. [DFGAZE_QUEUE_DEPTH]")
     var queueDepth: Int = Env.int("DFGAZE_QUEUE_DEPTH") ?? 8
-    @Option(help: "OpenBLAS threads per forward pass (default: cores / workers). [DFGAZE_BLAS_THREADS]")
+    @Option(help: "Threads each request's frames are split over, each running the networks on its share. [DFGAZE_LANES]")
+    var lanes: Int = Env.int("DFGAZE_LANES") ?? 1
+    @Option(help: "OpenBLAS threads per GEMM (default: cores / (workers x lanes)). [DFGAZE_BLAS_THREADS]")
     var blasThreads: Int?
     @Option(help: "Seconds to finish in-flight requests after SIGTERM/SIGINT. [DFGAZE_DRAIN_SECONDS]")
     var drainSeconds: Double = Env.double("DFGAZE_DRAIN_SECONDS") ?? 30
@@ -75,7 +77,7 @@ struct Serve: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
         guard maxFrames >= DFGazeModel.framesPerClip else { throw ValidationError("--max-frames must be at least 4") }
-        guard workers >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers and --max-connections must be positive, --queue-depth not negative") }
+        guard workers >= 1, lanes >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers and --max-connections must be positive, --queue-depth not negative") }
     }
 
     func run() throws {
@@ -88,7 +90,7 @@ struct Serve: ParsableCommand {
 
         var service = ServiceConfiguration()
         service.scoring = ScoringOptions(threshold: threshold, maxFrames: maxFrames,
-                                         jpegLimits: JPEGLimits(maxPixels: maxPixels, maxSide: maxSide))
+                                         jpegLimits: JPEGLimits(maxPixels: maxPixels, maxSide: maxSide), lanes: lanes)
         service.workers = workers
         service.queueDepth = queueDepth
         service.metricsNeedKey = metricsNeedKey
@@ -106,7 +108,7 @@ struct Serve: ParsableCommand {
         if let tlsCertPath, let tlsKeyPath { server.tls = TLSConfiguration(certificateChainPath: tlsCertPath, privateKeyPath: tlsKeyPath) }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        BLAS.setThreads(blasThreadCount ?? max(1, cores / workers))
+        BLAS.setThreads(blasThreadCount ?? max(1, cores / (workers * lanes)))
 
         // Listen first so health checks answer (not ready) while the weights load and verify.
         let app = try ScoringService(scorer: nil, configuration: service, server: server, logger: logger)

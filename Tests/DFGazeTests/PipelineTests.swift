@@ -1,4 +1,4 @@
-import DFGaze
+@testable import DFGaze
 import Foundation
 import Weights
 import XCTest
@@ -62,6 +62,17 @@ final class PipelineTests: XCTestCase {
         let slow = try full.score(jpegs: frames)
         XCTAssertEqual(fast.clips, slow.clips, "AAM's maps never reach the score")
         XCTAssertEqual(fast.frames, slow.frames)
+    }
+
+    func testFramesSplitOverLanesGiveTheSameScores() throws {
+        let frames = try jpegs(["a_0", "a_1", "a_2", "a_3", "b_0", "b_1"])
+        let one = try Self.model.get().score(jpegs: frames)
+        let two = try Self.model.get().score(jpegs: frames, options: ScoringOptions(lanes: 2))
+        try assertMatches(two, expectedCase("video6"))
+        for (a, b) in zip(one.clips, two.clips) { XCTAssertEqual(a.fakeProbability, b.fakeProbability, accuracy: 1e-6) }
+        XCTAssertEqual(DFGazeModel.split(4, into: 2), [0..<2, 2..<4])
+        XCTAssertEqual(DFGazeModel.split(3, into: 2), [0..<1, 1..<3])
+        XCTAssertEqual(DFGazeModel.split(1, into: 4), [0..<1])
     }
 
     func testClipRule() {
