@@ -13,7 +13,6 @@ final class InferenceQueue: @unchecked Sendable {
     private var waiting: [Job] = []
     private var running = 0
     private var stopped = false
-    private var threads: [Thread] = []
     /// Called with (waiting, running) whenever they change.
     private let observe: @Sendable (Int, Int) -> Void
 
@@ -22,10 +21,10 @@ final class InferenceQueue: @unchecked Sendable {
         self.depth = max(0, depth)
         self.observe = observe
         for i in 0..<self.workers {
-            let t = Thread { [unowned self] in self.work() }
+            // The threads keep the queue alive until `stop()` lets them end.
+            let t = Thread { self.work() }
             t.name = "inference-\(i)"
             t.stackSize = 8 << 20
-            threads.append(t)
             t.start()
         }
     }

@@ -35,9 +35,6 @@ public final class ScoringService: @unchecked Sendable {
         self.scorer = scorer
         self.logger = logger
         let metrics = self.metrics
-        queue = InferenceQueue(workers: configuration.workers, depth: configuration.queueDepth) { waiting, running in
-            metrics.queue(waiting: waiting, running: running)
-        }
         var router = Router()
         // Filled in below, once `self` is complete; routes only run after start().
         let handlers = Handlers()
@@ -56,11 +53,17 @@ public final class ScoringService: @unchecked Sendable {
         server = try HTTPServer(configuration: serverConfiguration, router: router, logger: logger) { record in
             metrics.request(route: record.path, method: record.method, status: record.status, seconds: record.duration)
         }
+        // Last: its worker threads start now and must not outlive a failed init.
+        queue = InferenceQueue(workers: configuration.workers, depth: configuration.queueDepth) { waiting, running in
+            metrics.queue(waiting: waiting, running: running)
+        }
         handlers.service = self
     }
 
     /// The routes capture this box rather than the service, which does not exist yet when they are made.
     private final class Handlers: @unchecked Sendable { weak var service: ScoringService? }
+
+    deinit { queue.stop() }
 
     public func setScorer(_ scorer: VideoScorer) { lock.withLock { self.scorer = scorer } }
 
