@@ -112,8 +112,7 @@ struct Serve: ParsableCommand {
 
         // Listen first so health checks answer (not ready) while the weights load and verify.
         let app = try ScoringService(scorer: nil, configuration: service, server: server, logger: logger)
-        try app.start()
-        logger.info("listening", metadata: ["host": "\(host)", "port": "\(app.server.port)", "tls": "\(server.tls != nil)"])
+        try app.start()  // the server logs "listening" with its host, port and TLS
 
         let once = DispatchQueue(label: "dfgaze.shutdown")  // SIGTERM and SIGINT drain once, in turn
         let signals = TerminationSignals.observe(queue: once) { signal in
