@@ -34,7 +34,7 @@ let package = Package(
         // Image decoding (TurboJPEG) and Pillow-exact preprocessing.
         .target(name: "Imaging", dependencies: ["CTurboJPEG"]),
         // The four networks (GAM, TAM, AAM, PSTA) and the scoring pipeline.
-        .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging", "CBLAS"]),
+        .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging"]),
         // HTTP/1.1 on POSIX sockets, Foundation and Dispatch: parser, multipart, routing, TLS.
         .target(name: "HTTPServer", dependencies: [
             "COpenSSL",

@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Synchronization
 
 /// Process-wide OpenBLAS settings.
 public enum BLAS {
@@ -23,5 +24,39 @@ public enum BLAS {
             if run > 0 { best = min(best, seconds) }
         }
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+    }
+
+    /// Row-major C = alpha·op(A)·op(B) + beta·C, [m, k]·[k, n]: every GEMM of the model goes
+    /// through here, so `dfgaze bench` can tell GEMM time from the rest.
+    @inline(__always)
+    public static func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let start = accounting ? DispatchTime.now().uptimeNanoseconds : 0
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        if accounting {
+            gemmNanoseconds.add(Int(DispatchTime.now().uptimeNanoseconds - start), ordering: .relaxed)
+            gemmFlops.add(2 * m * n * k, ordering: .relaxed)
+        }
+    }
+
+    /// GEMM work done while `accounting` was on: floating-point operations actually issued and
+    /// seconds spent inside sgemm (summed over the calling threads).
+    public struct GEMMTotals: Sendable {
+        public var flops: Int
+        public var seconds: Double
+        public var gigaflopsPerSecond: Double { Double(flops) / seconds / 1e9 }
+    }
+
+    /// Counts GEMM flops and time from here on (for benchmarks; off in serving).
+    nonisolated(unsafe) public static var accounting = false
+    private static let gemmFlops = Atomic<Int>(0)
+    private static let gemmNanoseconds = Atomic<Int>(0)
+
+    /// The totals so far, and zero again.
+    public static func takeGEMMTotals() -> GEMMTotals {
+        GEMMTotals(flops: gemmFlops.exchange(0, ordering: .relaxed),
+                   seconds: Double(gemmNanoseconds.exchange(0, ordering: .relaxed)) / 1e9)
     }
 }

@@ -1,5 +1,3 @@
-import CBLAS
-
 /// A 2-D convolution (or Conv1d with k = 1, as a 1x1 convolution) with its BatchNorm folded in.
 ///
 /// The weights are kept as the GEMM's left operand [O, C·kh·kw]; BatchNorm becomes a per-output
@@ -20,8 +18,9 @@ public struct Conv2d: Sendable {
     /// padding-1 convolution, else empty.
     private(set) var winogradFilters: [Float] = []
 
-    /// `weight` is [O, C, kh, kw], [O, C, k] (Conv1d) or [O, C] (treated as 1x1).
-    public init(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) {
+    /// `weight` is [O, C, kh, kw], [O, C, k] (Conv1d) or [O, C] (treated as 1x1); an eval-mode
+    /// `batchNorm` that follows the convolution is folded in before the Winograd filters are made.
+    public init(weight: Tensor, bias: Tensor? = nil, batchNorm: BatchNorm? = nil, stride: Int = 1, padding: Int = 0) {
         let s = weight.shape
         precondition(s.count >= 2 && s.count <= 4, "conv weight must be rank 2...4, got \(s)")
         outChannels = s[0]
@@ -38,6 +37,8 @@ public struct Conv2d: Sendable {
         } else {
             self.bias = [Float](repeating: 0, count: outChannels)
         }
+        if let batchNorm { fold(batchNorm: batchNorm) }
+        // Once, after folding: the transform is a sizeable part of the cold start.
         prepareWinograd()
     }
 
@@ -55,7 +56,7 @@ public struct Conv2d: Sendable {
 
     /// Folds an eval-mode BatchNorm that follows this convolution:
     /// y = gamma·(conv(x) + b − mean)/sqrt(var + eps) + beta.
-    public mutating func fold(batchNorm bn: BatchNorm) {
+    private mutating func fold(batchNorm bn: BatchNorm) {
         precondition(bn.channels == outChannels, "BatchNorm has \(bn.channels) channels, conv has \(outChannels)")
         let k = inChannels * kernelHeight * kernelWidth
         weight.withUnsafeMutableBufferPointer { w in
@@ -66,7 +67,6 @@ public struct Conv2d: Sendable {
             }
         }
         for o in 0..<outChannels { bias[o] = bias[o] * bn.scale[o] + bn.shift[o] }
-        if !winogradFilters.isEmpty { prepareWinograd() }
     }
 
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -151,18 +151,31 @@ public struct Conv2d: Sendable {
         let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 && !forceUnfold
         Scratch.with(count: direct ? 0 : k * n) { columns in
             if !direct {
-                im2col(input, batch: batch, height: height, width: width, outHeight: oh, outWidth: ow, into: columns)
+                Parallel.forEach(inChannels) { channels in
+                    im2col(input, channels: channels, batch: batch, height: height, width: width,
+                           outHeight: oh, outWidth: ow, into: columns)
+                }
             }
-            initialize(output, columns: n, residual: residual)
+            let b = direct ? input : UnsafePointer(columns)
+            // Parts split the filters when the columns are the cheaper operand for each part to
+            // pack again (deep layers), else the columns (early layers: few filters, wide maps).
+            let byRows = n <= outChannels
             weight.withUnsafeBufferPointer { w in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                            Int32(outChannels), Int32(n), Int32(k),
-                            1, w.baseAddress, Int32(k), direct ? input : UnsafePointer(columns), Int32(n),
-                            1, output, Int32(n))
+                Parallel.forEach(byRows ? outChannels : n, granule: 16) { part in
+                    let (rows, cols) = byRows ? (part, 0..<n) : (0..<outChannels, part)
+                    let c = output + rows.lowerBound * n + cols.lowerBound
+                    initialize(c, rows: rows, columns: cols.count, rowStride: n,
+                               residual: residual.map { $0 + rows.lowerBound * n + cols.lowerBound })
+                    BLAS.sgemm(m: rows.count, n: cols.count, k: k, a: w.baseAddress! + rows.lowerBound * k, lda: k,
+                               b: b + cols.lowerBound, ldb: n, beta: 1, c: c, ldc: n)
+                    if relu {
+                        for r in 0..<rows.count {
+                            let row = c + r * n
+                            for i in 0..<cols.count { row[i] = max(row[i], 0) }
+                        }
+                    }
+                }
             }
-        }
-        if relu {
-            for i in 0..<(outChannels * n) { output[i] = max(output[i], 0) }
         }
     }
 
@@ -174,25 +187,35 @@ public struct Conv2d: Sendable {
         let tiles = batch * th * tw
         Scratch.with(count: Winograd.points * (inChannels + outChannels) * tiles) { v in
             let m = v + Winograd.points * inChannels * tiles
-            Winograd.transformInput(input, channels: inChannels, batch: batch, height: height, width: width, into: v)
-            winogradFilters.withUnsafeBufferPointer { u in
-                Winograd.multiply(filters: u.baseAddress!, outChannels: outChannels, inChannels: inChannels,
-                                  input: v, columns: tiles, into: m)
+            Parallel.forEach(inChannels) { channels in
+                Winograd.transformInput(input, channels: channels, of: inChannels, batch: batch, height: height, width: width,
+                                        into: v)
             }
-            initialize(output, columns: batch * height * width, residual: residual)
-            Winograd.transformOutput(m, channels: outChannels, batch: batch, height: height, width: width,
-                                     adding: output, relu: relu)
+            winogradFilters.withUnsafeBufferPointer { u in
+                Parallel.forEach(Winograd.points) { points in
+                    Winograd.multiply(filters: u.baseAddress!, points: points, outChannels: outChannels, inChannels: inChannels,
+                                      input: v, columns: tiles, into: m)
+                }
+            }
+            let plane = batch * height * width
+            Parallel.forEach(outChannels) { rows in
+                initialize(output + rows.lowerBound * plane, rows: rows, columns: plane, rowStride: plane,
+                           residual: residual.map { $0 + rows.lowerBound * plane })
+                Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height, width: width,
+                                         adding: output, relu: relu)
+            }
         }
     }
 
-    /// Output row o = bias[o] (+ residual row o), `columns` wide.
-    private func initialize(_ output: UnsafeMutablePointer<Float>, columns n: Int, residual: UnsafePointer<Float>?) {
+    /// Row r of `output` (`rowStride` apart) = bias[rows[r]] (+ residual row r), `columns` wide.
+    private func initialize(_ output: UnsafeMutablePointer<Float>, rows: Range<Int>, columns n: Int, rowStride: Int,
+                            residual: UnsafePointer<Float>?) {
         bias.withUnsafeBufferPointer { b in
-            for o in 0..<outChannels {
-                let (row, bo) = (output + o * n, b[o])
+            for (r, o) in rows.enumerated() {
+                let (row, bo) = (output + r * rowStride, b[o])
                 if let residual {
-                    let r = residual + o * n
-                    for i in 0..<n { row[i] = r[i] + bo }
+                    let res = residual + r * rowStride
+                    for i in 0..<n { row[i] = res[i] + bo }
                 } else {
                     row.update(repeating: bo, count: n)
                 }
@@ -200,13 +223,13 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Unfolds the input into the GEMM's right operand [C·kh·kw, N·H'·W'], writing every
-    /// element (zeros where the window reads padding).
-    private func im2col(_ src: UnsafePointer<Float>, batch: Int, height h: Int, width w: Int,
+    /// Unfolds input `channels` into their rows of the GEMM's right operand [C·kh·kw, N·H'·W'],
+    /// writing every element (zeros where the window reads padding).
+    private func im2col(_ src: UnsafePointer<Float>, channels: Range<Int>, batch: Int, height h: Int, width w: Int,
                         outHeight oh: Int, outWidth ow: Int, into dst: UnsafeMutablePointer<Float>) {
         let n = batch * oh * ow
         let (s, p, kh, kw) = (stride, padding, kernelHeight, kernelWidth)
-        for c in 0..<inChannels {
+        for c in channels {
             for ky in 0..<kh {
                 for kx in 0..<kw {
                     // Output columns [ox0, ox1) read inside the row; the rest read padding.

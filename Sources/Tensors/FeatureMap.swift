@@ -84,7 +84,7 @@ public struct FeatureMap: Sendable {
         let count = source.count * per
         values.withUnsafeMutableBufferPointer { v in
             let (src, dst) = (v.baseAddress! + source.lowerBound * per, v.baseAddress! + destination * per)
-            for i in 0..<count { dst[i] += src[i] }
+            Parallel.forEach(count, granule: 4096) { part in for i in part { dst[i] += src[i] } }
         }
     }
 

@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 
 /// nn.Linear: y = x·Wᵀ + b over rows of x.
@@ -39,10 +38,9 @@ public struct Linear: Sendable {
         weight.withUnsafeBufferPointer { w in
             x.withUnsafeBufferPointer { xs in
                 y.withUnsafeMutableBufferPointer { ys in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                                1, xs.baseAddress, Int32(inFeatures), w.baseAddress, Int32(inFeatures),
-                                1, ys.baseAddress, Int32(outFeatures))
+                    BLAS.sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                               a: xs.baseAddress!, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
+                               beta: 1, c: ys.baseAddress!, ldc: outFeatures)
                 }
             }
         }

@@ -8,16 +8,18 @@ public enum Pool {
         let (h, w) = (x.height, x.width)
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
-                for p in 0..<(x.channels * x.batch) {
-                    let plane = src.baseAddress! + p * h * w
-                    let dst = out.baseAddress! + p * oh * ow
-                    for oy in 0..<oh {
-                        let (y0, y1) = clip(oy * stride - padding, kernel, h)
-                        for ox in 0..<ow {
-                            let (x0, x1) = clip(ox * stride - padding, kernel, w)
-                            var m = -Float.infinity
-                            for yy in y0..<y1 { for xx in x0..<x1 { m = Swift.max(m, plane[yy * w + xx]) } }
-                            dst[oy * ow + ox] = m
+                Parallel.forEach(x.channels * x.batch) { planes in
+                    for p in planes {
+                        let plane = src.baseAddress! + p * h * w
+                        let dst = out.baseAddress! + p * oh * ow
+                        for oy in 0..<oh {
+                            let (y0, y1) = clip(oy * stride - padding, kernel, h)
+                            for ox in 0..<ow {
+                                let (x0, x1) = clip(ox * stride - padding, kernel, w)
+                                var m = -Float.infinity
+                                for yy in y0..<y1 { for xx in x0..<x1 { m = Swift.max(m, plane[yy * w + xx]) } }
+                                dst[oy * ow + ox] = m
+                            }
                         }
                     }
                 }
@@ -52,23 +54,25 @@ public enum Pool {
         let (h, w, batch) = (x.height, x.width, x.batch)
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
-                for p in 0..<(input.count * batch) {
-                    let plane = src.baseAddress! + (input.lowerBound * batch + p) * h * w
-                    let dst = out.baseAddress! + (first * batch + p) * oh * ow
-                    for oy in 0..<oh {
-                        let ys = oy * stride - padding
-                        let (y0, y1) = clip(ys, kernel, h)
-                        // PyTorch counts padding up to the padded edge, never past it.
-                        let paddedRows = Swift.min(ys + kernel, h + padding) - ys
-                        for ox in 0..<ow {
-                            let xs = ox * stride - padding
-                            let (x0, x1) = clip(xs, kernel, w)
-                            var s: Float = 0
-                            for yy in y0..<y1 { for xx in x0..<x1 { s += plane[yy * w + xx] } }
-                            let divisor = countIncludePad
-                                ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
-                                : (y1 - y0) * (x1 - x0)
-                            dst[oy * ow + ox] = s / Float(divisor)
+                Parallel.forEach(input.count * batch) { planes in
+                    for p in planes {
+                        let plane = src.baseAddress! + (input.lowerBound * batch + p) * h * w
+                        let dst = out.baseAddress! + (first * batch + p) * oh * ow
+                        for oy in 0..<oh {
+                            let ys = oy * stride - padding
+                            let (y0, y1) = clip(ys, kernel, h)
+                            // PyTorch counts padding up to the padded edge, never past it.
+                            let paddedRows = Swift.min(ys + kernel, h + padding) - ys
+                            for ox in 0..<ow {
+                                let xs = ox * stride - padding
+                                let (x0, x1) = clip(xs, kernel, w)
+                                var s: Float = 0
+                                for yy in y0..<y1 { for xx in x0..<x1 { s += plane[yy * w + xx] } }
+                                let divisor = countIncludePad
+                                    ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
+                                    : (y1 - y0) * (x1 - x0)
+                                dst[oy * ow + ox] = s / Float(divisor)
+                            }
                         }
                     }
                 }

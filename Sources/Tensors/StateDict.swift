@@ -75,10 +75,8 @@ public final class WeightBinder {
     /// A bias-free convolution `conv` followed by the BatchNorm `bn`, folded.
     public func conv(_ conv: String, batchNorm bn: String?, out: Int, in inChannels: Int, kernel: Int,
                      stride: Int = 1, padding: Int = 0) -> Conv2d {
-        var c = Conv2d(weight: take(conv + ".weight", shape: [out, inChannels, kernel, kernel]),
-                       stride: stride, padding: padding)
-        if let bn { c.fold(batchNorm: batchNorm(bn, channels: out)) }
-        return c
+        Conv2d(weight: take(conv + ".weight", shape: [out, inChannels, kernel, kernel]),
+               batchNorm: bn.map { batchNorm($0, channels: out) }, stride: stride, padding: padding)
     }
 
     public func linear(_ prefix: String, out: Int, in inFeatures: Int, bias: Bool = true) -> Linear {

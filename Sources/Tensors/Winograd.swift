@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional
 /// Neural Networks", 2016) for 3x3 convolutions with stride 1 and padding 1.
 ///
@@ -58,13 +56,14 @@ enum Winograd {
 
     /// V_p[c][tile] = (Bᵀ d B)_p for every 4x4 tile d of every channel and frame of x ([C][N][H][W]),
     /// the map zero-padded by 1 (and to even size). Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
-    static func transformInput(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
-                               into v: UnsafeMutablePointer<Float>) {
+    /// Only input `channels` (of `count`) are transformed, so parts can run side by side.
+    static func transformInput(_ x: UnsafePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
+                               height h: Int, width w: Int, into v: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(height: h, width: w)
         let columns = batch * th * tw
-        let pointStride = channels * columns
+        let pointStride = count * columns
         let (ph, pw) = (2 * th + 2, 2 * tw + 2)
-        for c in 0..<channels {
+        for c in channels {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: ph * pw) { buffer in
                 let d = buffer.baseAddress!
                 // The border stays zero; the interior is overwritten frame by frame.
@@ -100,12 +99,13 @@ enum Winograd {
 
     /// y += Aᵀ M A for every tile (then ReLU if asked), cropping the padded last row and column:
     /// m holds M_p [O, tiles] for the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
-    static func transformOutput(_ m: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
-                                adding y: UnsafeMutablePointer<Float>, relu: Bool) {
+    /// Only output `channels` (of `count`) are written, so parts can run side by side.
+    static func transformOutput(_ m: UnsafePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
+                                height h: Int, width w: Int, adding y: UnsafeMutablePointer<Float>, relu: Bool) {
         let (th, tw) = tiles(height: h, width: w)
         let columns = batch * th * tw
-        let pointStride = channels * columns
-        for o in 0..<channels {
+        let pointStride = count * columns
+        for o in channels {
             let src = m + o * columns
             for n in 0..<batch {
                 let plane = y + (o * batch + n) * h * w
@@ -139,13 +139,12 @@ enum Winograd {
         p.pointee = relu ? max(sum, 0) : sum
     }
 
-    /// The 16 GEMMs M_p = U_p V_p.
-    static func multiply(filters u: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int,
+    /// The GEMMs M_p = U_p V_p for the transform `points` given (of the 16).
+    static func multiply(filters u: UnsafePointer<Float>, points: Range<Int>, outChannels o: Int, inChannels c: Int,
                          input v: UnsafePointer<Float>, columns: Int, into m: UnsafeMutablePointer<Float>) {
-        for p in 0..<points {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(o), Int32(columns), Int32(c),
-                        1, u + p * o * c, Int32(c), v + p * c * columns, Int32(columns),
-                        0, m + p * o * columns, Int32(columns))
+        for p in points {
+            BLAS.sgemm(m: o, n: columns, k: c, a: u + p * o * c, lda: c, b: v + p * c * columns, ldb: columns,
+                       beta: 0, c: m + p * o * columns, ldc: columns)
         }
     }
 }

@@ -18,6 +18,14 @@ extension DemoWeights {
         try WeightsManifest.decode(Data(pinnedManifestJSON.utf8))
     }
 
+    /// The parameters the pinned manifest lists, per network: what the networks read (a test
+    /// checks it against their parameter specs), without building four networks to ask them.
+    public static func pinnedSpecs() throws -> ParameterSpecs {
+        try pinnedManifest().files.reduce(into: [:]) { specs, file in
+            specs[file.network] = file.tensors.map { ($0.name, $0.shape) }
+        }
+    }
+
     /// `$DFGAZE_CACHE_DIR`, else `$XDG_CACHE_HOME/dfgaze`, else `~/.cache/dfgaze`; then `/dfgaze-demo-v1`.
     public static func defaultCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         func absolute(_ name: String) -> URL? {

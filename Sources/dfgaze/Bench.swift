@@ -12,17 +12,25 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Timed runs (the median is reported) after one warm-up run.")
     var runs: Int = 5
-    @Option(help: "OpenBLAS threads (default: all cores, or 1 with --lanes > 1).")
+    @Option(help: "Threads one inference uses (default: all cores).")
     var threads: Int?
-    @Option(help: "Threads the clip's frames are split over, each running the networks on its share.")
-    var lanes: Int = 1
+    @Flag(help: "Let OpenBLAS thread each GEMM instead of splitting every operation ourselves (for comparison).")
+    var openblasThreads = false
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
     @Argument(help: "The clip's JPEG frames (4). Default: the repo's fixture clip a_0..a_3.")
     var frames: [String] = []
 
     func run() throws {
-        BLAS.setThreads(threads ?? (lanes > 1 ? 1 : ProcessInfo.processInfo.activeProcessorCount))
+        let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        guard cores >= 1 else { throw ValidationError("--threads must be positive") }
+        // The sgemm ceiling is measured on every thread the inference uses.
+        BLAS.setThreads(cores)
+        let sgemm = BLAS.sgemmGFLOPS(size: 2048, repeats: 3)
+        BLAS.setThreads(openblasThreads ? cores : 1)
+        Parallel.width = openblasThreads ? 1 : cores
+        // Threads calling sgemm at once: their summed GEMM seconds are shared out over them.
+        let gemmCallers = Double(Parallel.width)
         let paths = frames.isEmpty ? (0..<4).map { "Tests/Fixtures/dfgaze-demo-v1/frames/a_\($0).jpg" } : frames
         let jpegs = try paths.map { path -> Data in
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
@@ -32,24 +40,24 @@ struct Bench: ParsableCommand {
         let loadStart = Date()
         let dfgaze = try model.load()
         let coldStart = Date().timeIntervalSince(loadStart)
-        // The ceiling for this many cores: sgemm on threads x lanes OpenBLAS threads.
-        let threadsPerGEMM = BLAS.threads
-        BLAS.setThreads(threadsPerGEMM * lanes)
-        let sgemm = BLAS.sgemmGFLOPS(size: 2048, repeats: 3)
-        BLAS.setThreads(threadsPerGEMM)
 
         let encoder = JSONEncoder()
         var samples: [ScoreReport.Timings] = []
         var endToEnd: [Double] = []
+        var gemm: [BLAS.GEMMTotals] = []
         for run in 0...max(1, runs) {
+            BLAS.accounting = run > 0
+            _ = BLAS.takeGEMMTotals()
             let start = Date()
-            let report = try dfgaze.score(jpegs: jpegs, options: ScoringOptions(lanes: lanes))
+            let report = try dfgaze.score(jpegs: jpegs)
             _ = try encoder.encode(report)
             if run > 0 {  // the first run warms caches and page tables
                 endToEnd.append(Date().timeIntervalSince(start))
                 samples.append(report.timings)
+                gemm.append(BLAS.takeGEMMTotals())
             }
         }
+        BLAS.accounting = false
         func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
         let macs = dfgaze.multiplyAccumulates(frames: jpegs.count)
         let gflop = 2 * Double(macs.values.reduce(0, +)) / 1e9
@@ -60,13 +68,20 @@ struct Bench: ParsableCommand {
             "forward": forward,
         ]
         for network in macs.keys { stages[network] = median(samples.map { $0.networkSeconds?[network] ?? 0 }) }
+        // What sgemm itself achieved on the work actually issued (Winograd's smaller GEMMs
+        // included), and the share of the forward pass spent outside it.
+        let gemmSeconds = median(gemm.map(\.seconds)) / gemmCallers
+        let gemmGFLOP = median(gemm.map { Double($0.flops) }) / 1e9
+        let gemmGFLOPS = gemmGFLOP / gemmSeconds
         let figures: [String: Any] = [
-            "frames": jpegs.count, "runs": samples.count, "blas_threads": BLAS.threads, "lanes": lanes,
+            "frames": jpegs.count, "runs": samples.count, "threads": cores, "blas_threads": BLAS.threads, "split_ways": Parallel.width,
             "full_graph": dfgaze.aam != nil,
             "end_to_end_s": median(endToEnd), "stages_s": stages,
             "gflop": gflop, "gflop_per_network": macs.mapValues { 2 * Double($0) / 1e9 },
             "gflops_achieved": gflop / forward, "sgemm_2048_gflops": sgemm,
             "fraction_of_sgemm": gflop / forward / sgemm,
+            "gemm_gflop_issued": gemmGFLOP, "gemm_gflops": gemmGFLOPS, "gemm_fraction_of_sgemm": gemmGFLOPS / sgemm,
+            "non_gemm_fraction": max(0, 1 - gemmSeconds / forward),
             "cold_start_s": coldStart, "peak_rss_mib": Double(peakResidentKiB()) / 1024,
         ]
         if json {
@@ -74,7 +89,9 @@ struct Bench: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(BLAS.threads) BLAS thread(s) x \(lanes) lane(s)\(dfgaze.aam != nil ? ", full graph" : "")")
+        print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(cores) thread(s): "
+              + (openblasThreads ? "OpenBLAS-threaded GEMMs" : "every operation split \(Parallel.width) ways")
+              + (dfgaze.aam != nil ? ", full graph" : ""))
         print(String(format: "  end to end (JPEG in, JSON out)  %8.3f s", median(endToEnd)))
         for stage in ["decode", "preprocess", "forward", "gam", "tam", "aam", "psta"] where stages[stage] != nil {
             print("  " + stage.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: " %8.3f s", stages[stage]!))
@@ -83,6 +100,8 @@ struct Bench: ParsableCommand {
                      macs.keys.sorted().map { String(format: "%@ %.2f", $0, 2 * Double(macs[$0]!) / 1e9) }.joined(separator: ", ")))
         print(String(format: "  achieved    %.1f GFLOP/s in the forward pass = %.0f%% of sgemm 2048^3 (%.1f GFLOP/s, same run)",
                      gflop / forward, 100 * gflop / forward / sgemm, sgemm))
+        print(String(format: "  GEMMs       %.1f GFLOP issued at %.1f GFLOP/s = %.0f%% of sgemm; outside GEMMs %.0f%% of the forward pass",
+                     gemmGFLOP, gemmGFLOPS, 100 * gemmGFLOPS / sgemm, 100 * max(0, 1 - gemmSeconds / forward)))
         print(String(format: "  cold start  %.2f s (weights mapped, verified, BatchNorm folded)", coldStart))
         print(String(format: "  peak RSS    %.0f MiB", Double(peakResidentKiB()) / 1024))
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DFGaze
 import Foundation
+import Tensors
 import Weights
 
 @main
@@ -44,6 +45,8 @@ struct Score: ParsableCommand {
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
             catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
         }
+        BLAS.setThreads(1)
+        Parallel.width = ProcessInfo.processInfo.activeProcessorCount
         let report = try model.load().score(jpegs: jpegs, options: ScoringOptions(threshold: threshold, maxFrames: max(64, jpegs.count)))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

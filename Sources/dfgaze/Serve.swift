@@ -40,14 +40,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open. [DFGAZE_IDLE_TIMEOUT]")
     var idleTimeout: Double = Env.double("DFGAZE_IDLE_TIMEOUT") ?? 60
 
-    @Option(help: "Requests scored at once. [DFGAZE_WORKERS]")
-    var workers: Int = Env.int("DFGAZE_WORKERS") ?? 1
+    @Option(help: "Requests scored at once: the second fills the cores while the first is in its serial steps (Tests/Load/throughput.py). [DFGAZE_WORKERS]")
+    var workers: Int = Env.int("DFGAZE_WORKERS") ?? 2
     @Option(help: "Requests that may wait for a worker; beyond it, 503 + Retry-After. [DFGAZE_QUEUE_DEPTH]")
     var queueDepth: Int = Env.int("DFGAZE_QUEUE_DEPTH") ?? 8
-    @Option(help: "Threads each request's frames are split over, each running the networks on its share. [DFGAZE_LANES]")
-    var lanes: Int = Env.int("DFGAZE_LANES") ?? 1
-    @Option(help: "OpenBLAS threads per GEMM (default: cores / (workers x lanes)). [DFGAZE_BLAS_THREADS]")
-    var blasThreads: Int?
+    @Option(help: "Threads each request's operations are split over (default: all cores). [DFGAZE_THREADS]")
+    var threads: Int?
     @Option(help: "Seconds to finish in-flight requests after SIGTERM/SIGINT. [DFGAZE_DRAIN_SECONDS]")
     var drainSeconds: Double = Env.double("DFGAZE_DRAIN_SECONDS") ?? 30
     @Option(help: "Seconds after SIGTERM during which /readyz fails but requests are still served, so load balancers stop routing here first. [DFGAZE_UNREADY_SECONDS]")
@@ -65,7 +63,7 @@ struct Serve: ParsableCommand {
     var metricsNeedKey = Env.string("DFGAZE_METRICS_NEED_KEY") == "1"
 
     // Optional settings: the flag, else the environment variable.
-    var blasThreadCount: Int? { blasThreads ?? Env.int("DFGAZE_BLAS_THREADS") }
+    var threadCount: Int? { threads ?? Env.int("DFGAZE_THREADS") }
     var tlsCertPath: String? { tlsCert ?? Env.string("DFGAZE_TLS_CERT") }
     var tlsKeyPath: String? { tlsKey ?? Env.string("DFGAZE_TLS_KEY") }
     var apiKeysPath: String? { apiKeysFile ?? Env.string("DFGAZE_API_KEYS_FILE") }
@@ -77,7 +75,7 @@ struct Serve: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
         guard maxFrames >= DFGazeModel.framesPerClip else { throw ValidationError("--max-frames must be at least 4") }
-        guard workers >= 1, lanes >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers and --max-connections must be positive, --queue-depth not negative") }
+        guard workers >= 1, (threadCount ?? 1) >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers, --threads and --max-connections must be positive, --queue-depth not negative") }
     }
 
     func run() throws {
@@ -90,7 +88,7 @@ struct Serve: ParsableCommand {
 
         var service = ServiceConfiguration()
         service.scoring = ScoringOptions(threshold: threshold, maxFrames: maxFrames,
-                                         jpegLimits: JPEGLimits(maxPixels: maxPixels, maxSide: maxSide), lanes: lanes)
+                                         jpegLimits: JPEGLimits(maxPixels: maxPixels, maxSide: maxSide))
         service.workers = workers
         service.queueDepth = queueDepth
         service.metricsNeedKey = metricsNeedKey
@@ -108,7 +106,9 @@ struct Serve: ParsableCommand {
         if let tlsCertPath, let tlsKeyPath { server.tls = TLSConfiguration(certificateChainPath: tlsCertPath, privateKeyPath: tlsKeyPath) }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        BLAS.setThreads(blasThreadCount ?? max(1, cores / (workers * lanes)))
+        // Our own split of every operation; OpenBLAS on one thread per call (see `Parallel`).
+        BLAS.setThreads(1)
+        Parallel.width = threadCount ?? cores
 
         // Listen first so health checks answer (not ready) while the weights load and verify.
         let app = try ScoringService(scorer: nil, configuration: service, server: server, logger: logger)

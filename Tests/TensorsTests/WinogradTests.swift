@@ -5,19 +5,6 @@ import XCTest
 /// 56, 28, 14, 7) and odd ones whose last tile hangs over the edge, with bias, residual, ReLU,
 /// the sliced and in-place forms Res2Net uses, and a folded BatchNorm.
 final class WinogradTests: XCTestCase {
-    /// Deterministic values in [-1, 1).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var z = seed
-        return (0..<count).map { _ in
-            z = z &* 6364136223846793005 &+ 1442695040888963407
-            return Float(z >> 40) * 0x1p-23 - 1
-        }
-    }
-
-    func map(_ c: Int, _ n: Int, _ h: Int, _ w: Int, seed: UInt64) -> FeatureMap {
-        FeatureMap(channels: c, batch: n, height: h, width: w, values: values(c * n * h * w, seed: seed))
-    }
-
     /// 3x3, stride 1, padding 1, in Double, [C][N][H][W] in and out.
     func reference(_ x: FeatureMap, weight: [Float], bias: [Float], out o: Int) -> [Float] {
         let (h, w) = (x.height, x.width)
@@ -85,13 +72,16 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(inPlace.channels(8..<12).values, x.channels(8..<12).values)
     }
 
-    func testFoldingBatchNormRetransformsTheFilters() {
-        var (conv, weight, bias) = conv(out: 5, in: 6, seed: 11)
+    func testAFoldedBatchNormReachesTheWinogradFilters() {
+        var (_, weight, bias) = conv(out: 5, in: 6, seed: 11)
         let scale = values(5, seed: 12), shift = values(5, seed: 13)
         // running_var = 1 - eps, mean 0: the fold's scale is the BN weight itself.
-        conv.fold(batchNorm: BatchNorm(weight: Tensor(shape: [5], values: scale), bias: Tensor(shape: [5], values: shift),
-                                       runningMean: Tensor(zeros: [5]),
-                                       runningVar: Tensor(shape: [5], values: [Float](repeating: 1 - 1e-5, count: 5))))
+        let conv = Conv2d(weight: Tensor(shape: [5, 6, 3, 3], values: weight), bias: Tensor(shape: [5], values: bias),
+                          batchNorm: BatchNorm(weight: Tensor(shape: [5], values: scale), bias: Tensor(shape: [5], values: shift),
+                                               runningMean: Tensor(zeros: [5]),
+                                               runningVar: Tensor(shape: [5], values: [Float](repeating: 1 - 1e-5, count: 5))),
+                          padding: 1)
+        XCTAssertFalse(conv.winogradFilters.isEmpty)
         for o in 0..<5 {
             for j in 0..<(6 * 9) { weight[o * 54 + j] *= scale[o] }
             bias[o] = bias[o] * scale[o] + shift[o]

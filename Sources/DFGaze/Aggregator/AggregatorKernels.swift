@@ -1,4 +1,3 @@
-import CBLAS
 import Tensors
 
 // Small kernels the STAM blocks need beyond Tensors: interleaving maps along the batch,
@@ -43,7 +42,7 @@ extension FeatureMap {
 func relationMaps(first: FeatureMap, second: FeatureMap, counterpart: (Int) -> Int) -> FeatureMap {
     precondition(first.channels == second.channels && first.batch == second.batch && first.planeSize == second.planeSize)
     let p = first.planeSize, n = first.batch, k = first.channels
-    let ld = Int32(n * p)
+    let ld = n * p
     var out = FeatureMap(channels: 2 * p, batch: n, height: first.height, width: first.width)
     first.values.withUnsafeBufferPointer { a in
         second.values.withUnsafeBufferPointer { b in
@@ -52,10 +51,10 @@ func relationMaps(first: FeatureMap, second: FeatureMap, counterpart: (Int) -> I
                     let m = counterpart(i)
                     let top = c.baseAddress! + i * p
                     let bottom = c.baseAddress! + p * n * p + i * p
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(p), Int32(p), Int32(k),
-                                1, b.baseAddress! + m * p, ld, a.baseAddress! + i * p, ld, 0, top, ld)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(p), Int32(p), Int32(k),
-                                1, a.baseAddress! + m * p, ld, b.baseAddress! + i * p, ld, 0, bottom, ld)
+                    BLAS.sgemm(transposeA: true, m: p, n: p, k: k, a: b.baseAddress! + m * p, lda: ld,
+                               b: a.baseAddress! + i * p, ldb: ld, beta: 0, c: top, ldc: ld)
+                    BLAS.sgemm(transposeA: true, m: p, n: p, k: k, a: a.baseAddress! + m * p, lda: ld,
+                               b: b.baseAddress! + i * p, ldb: ld, beta: 0, c: bottom, ldc: ld)
                 }
             }
         }

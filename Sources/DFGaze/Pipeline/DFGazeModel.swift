@@ -42,9 +42,12 @@ public final class DFGazeModel: @unchecked Sendable {
             sha256: Dictionary(uniqueKeysWithValues: weights.manifest.files.map { ($0.network, $0.sha256) }))
     }
 
-    /// The demo weights from the cache folder, generated there on first use.
+    /// The demo weights from the cache folder, generated there on first use. Their parameters
+    /// are the pinned manifest's (equal to `parameterSpecs`, by test): cheaper at start than
+    /// building every network once more to ask.
     public static func demo(cacheDirectory: URL? = nil, fullGraph: Bool = false) throws -> DFGazeModel {
-        try DFGazeModel(weights: DemoWeights.load(in: cacheDirectory ?? DemoWeights.defaultCacheDirectory(), specs: parameterSpecs),
+        try DFGazeModel(weights: DemoWeights.load(in: cacheDirectory ?? DemoWeights.defaultCacheDirectory(),
+                                                  specs: DemoWeights.pinnedSpecs()),
                         fullGraph: fullGraph)
     }
 
@@ -68,7 +71,7 @@ public final class DFGazeModel: @unchecked Sendable {
         }
         let (inputs, decodeSeconds, preprocessSeconds) = try preprocess(jpegs, limits: options.jpegLimits)
         let forwardStart = DispatchTime.now()
-        let output = forward(inputs, lanes: options.lanes)
+        let output = forward(inputs)
         let forwardSeconds = seconds(since: forwardStart)
 
         let clipIndices = Self.clips(frameCount: jpegs.count)
@@ -96,10 +99,9 @@ public final class DFGazeModel: @unchecked Sendable {
         public var stageSeconds: [String: Double]
     }
 
-    /// The forward pass over normalised 3x224x224 frames (CHW each). `lanes` > 1 splits each
-    /// batch's frames over that many threads, each running the networks on its share (meant
-    /// with OpenBLAS on one thread: small per-layer GEMMs scale poorly across OpenBLAS threads).
-    public func forward(_ frames: [[Float]], lanes: Int = 1) -> Output {
+    /// The forward pass over normalised 3x224x224 frames (CHW each). Each operation inside is
+    /// split over `Parallel.width` threads.
+    public func forward(_ frames: [[Float]]) -> Output {
         // Backbones run on batches of up to one clip's frames: memory stays bounded by the batch,
         // not by the request's frame count.
         var yaw: [Float] = [], pitch: [Float] = []
@@ -111,17 +113,14 @@ public final class DFGazeModel: @unchecked Sendable {
             return body()
         }
         for batch in stride(from: 0, to: frames.count, by: Self.framesPerClip) {
-            let chunk = Array(frames[batch..<min(batch + Self.framesPerClip, frames.count)])
-            let parts = Self.split(chunk.count, into: lanes).map { range in
-                FeatureMap(nchw: Array(chunk[range].joined()), batch: range.count, channels: 3, height: 224, width: 224)
-            }
-            let (gam, tam, aam) = (self.gam, self.tam, self.aam)
-            let g = timed("gam") { concurrentMap(parts.count) { gam(parts[$0]) } }
-            yaw += g.flatMap(\.yawLogits)
-            pitch += g.flatMap(\.pitchLogits)
-            gazeMaps += g.map(\.layer4)
-            textureMaps += timed("tam") { concurrentMap(parts.count) { tam(parts[$0]) } }
-            if let aam { attributeMaps += timed("aam") { concurrentMap(parts.count) { aam(parts[$0]) } } }
+            let chunk = frames[batch..<min(batch + Self.framesPerClip, frames.count)]
+            let input = FeatureMap(nchw: Array(chunk.joined()), batch: chunk.count, channels: 3, height: 224, width: 224)
+            let g = timed("gam") { gam(input) }
+            yaw += g.yawLogits
+            pitch += g.pitchLogits
+            gazeMaps.append(g.layer4)
+            textureMaps.append(timed("tam") { tam(input) })
+            if let aam { attributeMaps.append(timed("aam") { aam(input) }) }
         }
         let all = (gaze: FeatureMap.joiningBatches(gazeMaps), texture: FeatureMap.joiningBatches(textureMaps),
                    attribute: aam == nil ? nil : FeatureMap.joiningBatches(attributeMaps))
@@ -152,12 +151,6 @@ public final class DFGazeModel: @unchecked Sendable {
         return (inputs, decodeSeconds, seconds(since: resizeStart))
     }
 
-    /// 0..<count cut into at most `lanes` consecutive, nearly equal, non-empty ranges.
-    static func split(_ count: Int, into lanes: Int) -> [Range<Int>] {
-        let n = max(1, min(lanes, count))
-        return (0..<n).map { i in (i * count / n)..<((i + 1) * count / n) }
-    }
-
     private func seconds(since t: DispatchTime) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9
     }
@@ -168,13 +161,10 @@ public struct ScoringOptions: Sendable {
     public var threshold: Double = 0.5
     public var maxFrames: Int = 64
     public var jpegLimits = JPEGLimits()
-    /// Threads the frames of a batch are split over (see `DFGazeModel.forward(_:lanes:)`).
-    public var lanes: Int = 1
-    public init(threshold: Double = 0.5, maxFrames: Int = 64, jpegLimits: JPEGLimits = JPEGLimits(), lanes: Int = 1) {
+    public init(threshold: Double = 0.5, maxFrames: Int = 64, jpegLimits: JPEGLimits = JPEGLimits()) {
         self.threshold = threshold
         self.maxFrames = maxFrames
         self.jpegLimits = jpegLimits
-        self.lanes = lanes
     }
 }
 

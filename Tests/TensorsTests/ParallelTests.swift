@@ -1,0 +1,98 @@
+@testable import Tensors
+import XCTest
+
+/// Splitting an operation over threads changes who computes what, not what is computed:
+/// element-wise kernels give the same bits at any `Parallel.width`; convolutions agree to float
+/// rounding (a part's GEMM is smaller, and OpenBLAS blocks it differently).
+final class ParallelTests: XCTestCase {
+    var savedBLASThreads = 1
+
+    override func setUp() {
+        super.setUp()
+        savedBLASThreads = BLAS.threads
+        BLAS.setThreads(1)  // as served
+    }
+
+    override func tearDown() {
+        Parallel.width = 1
+        BLAS.setThreads(savedBLASThreads)
+        super.tearDown()
+    }
+
+    /// Normwise: the largest difference against the largest magnitude (sums of hundreds of
+    /// products round differently when OpenBLAS orders them differently; a wrong part is off by O(1)).
+    func assertClose(_ a: [Float], _ b: [Float], _ message: String, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, message, line: line)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        let scale = b.map { abs($0) }.max() ?? 0
+        XCTAssertGreaterThan(scale, 0, message, line: line)
+        XCTAssertLessThan(worst / scale, 1e-6, message, line: line)
+    }
+
+    /// `body` at widths 1, 2 and 3.
+    func atEveryWidth<T>(_ body: () -> T) -> [T] {
+        [1, 2, 3].map { width in
+            Parallel.width = width
+            return body()
+        }
+    }
+
+    func testRangesCoverTheCountInGranulesWithoutOverlap() {
+        for (count, granule, width) in [(100, 16, 2), (7, 1, 3), (5, 16, 4), (1, 1, 2), (0, 1, 2), (64, 16, 8), (1000, 4096, 2)] {
+            let parts = Parallel.ranges(count, granule: granule, width: width)
+            XCTAssertLessThanOrEqual(parts.count, width)
+            XCTAssertEqual(parts.flatMap { Array($0) }, Array(0..<count), "\(count) in granules of \(granule) over \(width)")
+            for part in parts.dropLast() { XCTAssertEqual(part.upperBound % granule, 0) }
+        }
+        XCTAssertEqual(Parallel.ranges(100, granule: 16, width: 2), [0..<48, 48..<100])
+    }
+
+    func testConvolutionsAgreeAtAnyWidth() {
+        // (out, in, kernel, stride, padding, map size): the column split (wide maps, few filters),
+        // the filter split (more filters than columns), im2col with stride, and Winograd.
+        for (o, c, k, s, p, size) in [(64, 48, 1, 1, 0, 28), (256, 64, 1, 1, 0, 4), (40, 36, 3, 2, 1, 15),
+                                      (48, 40, 3, 1, 1, 56), (24, 40, 3, 1, 1, 14)] {
+            let conv = Conv2d(weight: Tensor(shape: [o, c, k, k], values: values(o * c * k * k, seed: UInt64(o))),
+                              bias: Tensor(shape: [o], values: values(o, seed: 2)), stride: s, padding: p)
+            let x = map(c, 3, size, size, seed: UInt64(c))
+            let (oh, ow) = conv.outputSize(height: size, width: size)
+            let residual = map(o, 3, oh, ow, seed: 9)
+            let outputs = atEveryWidth { conv(x, relu: true, adding: residual).values }
+            assertClose(outputs[1], outputs[0], "\(o)x\(c)x\(k) stride \(s) on \(size)")
+            assertClose(outputs[2], outputs[0], "\(o)x\(c)x\(k) stride \(s) on \(size)")
+        }
+    }
+
+    func testInPlaceConvolutionReadsTheWholeInputBeforeAnyPartWrites() {
+        // In place on 56x56 with 32 channels runs im2col + GEMM; on 14x14, Winograd.
+        for size in [56, 14] {
+            let conv = Conv2d(weight: Tensor(shape: [32, 32, 3, 3], values: values(32 * 32 * 9, seed: 3)),
+                              bias: Tensor(shape: [32], values: values(32, seed: 4)), padding: 1)
+            let x = map(64, 2, size, size, seed: 5)
+            Parallel.width = 1
+            let expected = conv(x.channels(16..<48), relu: true).values
+            let outputs = atEveryWidth { () -> [Float] in
+                var y = x
+                conv.replace(channels: 16..<48, of: &y, relu: true)
+                return y.channels(16..<48).values
+            }
+            for output in outputs { assertClose(output, expected, "in place on \(size)x\(size)") }
+        }
+    }
+
+    func testPoolingAndChannelAddsGiveTheSameBitsAtAnyWidth() {
+        let x = map(6, 2, 17, 17, seed: 6)
+        let maxPooled = atEveryWidth { Pool.max(x, kernel: 3, stride: 2, padding: 1).values }
+        let averaged = atEveryWidth { Pool.average(x, kernel: 2, stride: 2, ceilMode: true, countIncludePad: false).values }
+        let added = atEveryWidth { () -> [Float] in
+            var y = x
+            y.add(channels: 0..<3, to: 3)
+            return y.values
+        }
+        for results in [maxPooled, averaged, added] {
+            XCTAssertEqual(results[1], results[0])
+            XCTAssertEqual(results[2], results[0])
+        }
+        XCTAssertNotEqual(added[0], x.values, "the add happened")
+    }
+}
