@@ -62,34 +62,44 @@ enum Winograd {
         let (th, tw) = tiles(height: h, width: w)
         let columns = batch * th * tw
         let pointStride = count * columns
-        let (ph, pw) = (2 * th + 2, 2 * tw + 2)
-        for c in channels {
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: ph * pw) { buffer in
-                let d = buffer.baseAddress!
-                // The border stays zero; the interior is overwritten frame by frame.
-                d.initialize(repeating: 0, count: ph * pw)
+        let pw = 2 * tw + 2  // the padded row: one zero column left, one or two right
+        // Bᵀ d B as two passes, each running along whole rows: Bᵀ down every 4-row strip (all
+        // columns at once; rows outside the map read a zero row), then B across, writing each
+        // point's tiles as one contiguous run. The same additions in the same order as tile by
+        // tile, so the same bits.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * pw + w) { buffer in
+            let strip = buffer.baseAddress!, zero = strip + 4 * pw
+            // Only columns 1...w of the strip are ever written: the padding columns stay zero.
+            buffer.initialize(repeating: 0)
+            for c in channels {
                 for n in 0..<batch {
                     let plane = x + (c * batch + n) * h * w
-                    for y in 0..<h { (d + (y + 1) * pw + 1).update(from: plane + y * w, count: w) }
                     let base = v + c * columns + n * th * tw
                     for ty in 0..<th {
-                        for tx in 0..<tw {
-                            let t = UnsafeRawPointer(d + 2 * ty * pw + 2 * tx)
-                            let d0 = t.loadUnaligned(as: SIMD4<Float>.self)
-                            let d1 = t.loadUnaligned(fromByteOffset: 4 * pw, as: SIMD4<Float>.self)
-                            let d2 = t.loadUnaligned(fromByteOffset: 8 * pw, as: SIMD4<Float>.self)
-                            let d3 = t.loadUnaligned(fromByteOffset: 12 * pw, as: SIMD4<Float>.self)
-                            let out = base + ty * tw + tx
-                            func store(_ i: Int, _ r: SIMD4<Float>) {
-                                out[(4 * i) * pointStride] = r[0] - r[2]
-                                out[(4 * i + 1) * pointStride] = r[1] + r[2]
-                                out[(4 * i + 2) * pointStride] = r[2] - r[1]
-                                out[(4 * i + 3) * pointStride] = r[1] - r[3]
+                        func row(_ i: Int) -> UnsafePointer<Float> {
+                            let y = 2 * ty - 1 + i
+                            return y >= 0 && y < h ? plane + y * w : UnsafePointer(zero)
+                        }
+                        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3))
+                        let (t0, t1, t2, t3) = (strip + 1, strip + pw + 1, strip + 2 * pw + 1, strip + 3 * pw + 1)
+                        for i in 0..<w {
+                            let (d0, d1, d2, d3) = (r0[i], r1[i], r2[i], r3[i])
+                            t0[i] = d0 - d2
+                            t1[i] = d1 + d2
+                            t2[i] = d2 - d1
+                            t3[i] = d1 - d3
+                        }
+                        for k in 0..<4 {
+                            let row = strip + k * pw
+                            let p0 = base + 4 * k * pointStride + ty * tw
+                            let (p1, p2, p3) = (p0 + pointStride, p0 + 2 * pointStride, p0 + 3 * pointStride)
+                            for tx in 0..<tw {
+                                let (e0, o0, e1, o1) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3])
+                                p0[tx] = e0 - e1
+                                p1[tx] = o0 + e1
+                                p2[tx] = e1 - o0
+                                p3[tx] = o0 - o1
                             }
-                            store(0, d0 - d2)
-                            store(1, d1 + d2)
-                            store(2, d2 - d1)
-                            store(3, d1 - d3)
                         }
                     }
                 }
@@ -105,27 +115,32 @@ enum Winograd {
         let (th, tw) = tiles(height: h, width: w)
         let columns = batch * th * tw
         let pointStride = count * columns
-        for o in channels {
-            let src = m + o * columns
-            for n in 0..<batch {
-                let plane = y + (o * batch + n) * h * w
-                for ty in 0..<th {
-                    for tx in 0..<tw {
-                        let t = src + n * th * tw + ty * tw + tx
-                        func row(_ i: Int) -> SIMD4<Float> {
-                            SIMD4(t[(4 * i) * pointStride], t[(4 * i + 1) * pointStride],
-                                  t[(4 * i + 2) * pointStride], t[(4 * i + 3) * pointStride])
+        // Aᵀ down (the four rows of M, each point's tiles contiguous), then A across, into the
+        // output rows: two passes along rows, the same additions in the same order as tile by tile.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tw) { buffer in
+            let s = buffer.baseAddress!  // s0_j at j·tw, s1_j at (4 + j)·tw
+            for o in channels {
+                let src = m + o * columns
+                for n in 0..<batch {
+                    let plane = y + (o * batch + n) * h * w
+                    for ty in 0..<th {
+                        let t = src + n * th * tw + ty * tw
+                        for j in 0..<4 {
+                            let (m0, m1, m2, m3) = (t + j * pointStride, t + (4 + j) * pointStride,
+                                                    t + (8 + j) * pointStride, t + (12 + j) * pointStride)
+                            let (s0, s1) = (s + j * tw, s + (4 + j) * tw)
+                            for tx in 0..<tw {
+                                s0[tx] = m0[tx] + m1[tx] + m2[tx]
+                                s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                            }
                         }
-                        let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
-                        let s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
-                        let (oy, ox) = (2 * ty, 2 * tx)
-                        let top = plane + oy * w + ox
-                        let wide = ox + 1 < w
-                        accumulate(top, s0[0] + s0[1] + s0[2], relu)
-                        if wide { accumulate(top + 1, s0[1] - s0[2] - s0[3], relu) }
-                        if oy + 1 < h {
-                            accumulate(top + w, s1[0] + s1[1] + s1[2], relu)
-                            if wide { accumulate(top + w + 1, s1[1] - s1[2] - s1[3], relu) }
+                        for (row, first) in [(2 * ty, 0), (2 * ty + 1, 4)] where row < h {
+                            let out = plane + row * w
+                            let (r0, r1, r2, r3) = (s + first * tw, s + (first + 1) * tw, s + (first + 2) * tw, s + (first + 3) * tw)
+                            for tx in 0..<tw {
+                                accumulate(out + 2 * tx, r0[tx] + r1[tx] + r2[tx], relu)
+                                if 2 * tx + 1 < w { accumulate(out + 2 * tx + 1, r1[tx] - r2[tx] - r3[tx], relu) }
+                            }
                         }
                     }
                 }
