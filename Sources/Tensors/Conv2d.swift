@@ -251,7 +251,10 @@ public struct Conv2d: Sendable {
                             if s == 1 {
                                 (out + ox0).update(from: line, count: ox1 - ox0)
                             } else {
-                                for i in 0..<(ox1 - ox0) { out[ox0 + i] = line[i * s] }
+                                // Wrapping arithmetic: the bounds are already clipped, and the
+                                // checks kept this gather (every strided convolution) scalar.
+                                let row = out + ox0
+                                for i in 0..<(ox1 - ox0) { row[i] = line[i &* s] }
                             }
                             (out + ox1).update(repeating: 0, count: ow - ox1)
                         }

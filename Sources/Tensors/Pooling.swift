@@ -9,16 +9,29 @@ public enum Pool {
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(x.channels * x.batch) { planes in
-                    for p in planes {
-                        let plane = src.baseAddress! + p * h * w
-                        let dst = out.baseAddress! + p * oh * ow
-                        for oy in 0..<oh {
-                            let (y0, y1) = clip(oy * stride - padding, kernel, h)
-                            for ox in 0..<ow {
-                                let (x0, x1) = clip(ox * stride - padding, kernel, w)
-                                var m = -Float.infinity
-                                for yy in y0..<y1 { for xx in x0..<x1 { m = Swift.max(m, plane[yy * w + xx]) } }
-                                dst[oy * ow + ox] = m
+                    // The window's maximum down each column (whole rows at once), then across.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { buffer in
+                        let columnMax = buffer.baseAddress!
+                        for p in planes {
+                            let plane = src.baseAddress! + p * h * w
+                            let dst = out.baseAddress! + p * oh * ow
+                            for oy in 0..<oh {
+                                let (y0, y1) = clip(oy * stride - padding, kernel, h)
+                                guard y0 < y1 else {  // a window of padding only
+                                    (dst + oy * ow).update(repeating: -.infinity, count: ow)
+                                    continue
+                                }
+                                columnMax.update(from: plane + y0 * w, count: w)
+                                for yy in (y0 + 1)..<y1 {
+                                    let row = plane + yy * w
+                                    for i in 0..<w { columnMax[i] = Swift.max(columnMax[i], row[i]) }
+                                }
+                                for ox in 0..<ow {
+                                    let (x0, x1) = clip(ox * stride - padding, kernel, w)
+                                    var m = -Float.infinity
+                                    for xx in x0..<x1 { m = Swift.max(m, columnMax[xx]) }
+                                    dst[oy * ow + ox] = m
+                                }
                             }
                         }
                     }

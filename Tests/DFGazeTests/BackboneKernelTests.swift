@@ -75,6 +75,24 @@ final class BackboneKernelTests: XCTestCase {
         assertClose(inPlace.channels(64..<96).values, x.channels(64..<96).values)
     }
 
+    func testMaxPoolingMatchesDirectLoops() {
+        // The ResNet stem's 3x3 stride 2 padding 1, on even and odd sizes, and a 2x2 stride 1.
+        for (h, w, k, s, p) in [(8, 8, 3, 2, 1), (7, 9, 3, 2, 1), (5, 4, 2, 1, 0), (1, 3, 3, 2, 1)] {
+            let x = map(3, 2, h, w, seed: 10)
+            let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
+            var expected: [Float] = []
+            for plane in 0..<6 { for oy in 0..<oh { for ox in 0..<ow {
+                var m = -Float.infinity
+                for ky in 0..<k { for kx in 0..<k {
+                    let (iy, ix) = (oy * s - p + ky, ox * s - p + kx)
+                    if iy >= 0 && iy < h && ix >= 0 && ix < w { m = max(m, x.values[(plane * h + iy) * w + ix]) }
+                }}
+                expected.append(m)
+            }}}
+            XCTAssertEqual(Pool.max(x, kernel: k, stride: s, padding: p).values, expected, "\(h)x\(w) kernel \(k)")
+        }
+    }
+
     func testRes2NetPoolings() {
         // 3x3 stride 2 padding 1 counting padding: a corner window divides by 9.
         let x = map(2, 2, 5, 5, seed: 9)
