@@ -16,6 +16,8 @@ bin=${DFGAZE_BIN:-$repo/.build/release/dfgaze}
 venv=$repo/.venv-tools
 examples=${1:-300}
 [[ -x $bin ]] || { echo "no dfgaze binary at $bin" >&2; exit 2; }
+# shellcheck source=../Load/serve.sh
+source "$repo/Tests/Load/serve.sh"
 
 if [[ ! -x $venv/bin/st || ! -x $venv/bin/openapi-spec-validator ]]; then
     python3 -m venv "$venv"
@@ -30,23 +32,8 @@ trap cleanup EXIT
 echo "== openapi-spec-validator"
 "$venv/bin/openapi-spec-validator" "$repo/openapi.yaml"
 
-"$bin" serve --host 127.0.0.1 --port 0 2>"$tmp/server.log" >/dev/null &
-server=$!
-port=
-for _ in $(seq 1 600); do
-    port=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: d = json.loads(l)
-    except ValueError: continue
-    if d.get("message") == "listening" and d.get("port"): print(d["port"]); break' "$tmp/server.log")
-    [[ -n $port ]] && break
-    kill -0 "$server" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
-    sleep 0.2
-done
-for _ in $(seq 1 600); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && break
-    sleep 0.5
-done
+start_server "$tmp/server.log"
+wait_ready "http://127.0.0.1:$port/readyz"
 
 echo "== the server serves the repo's openapi.yaml"
 curl -sf "http://127.0.0.1:$port/openapi.yaml" -o "$tmp/served.yaml"

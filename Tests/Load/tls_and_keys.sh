@@ -13,6 +13,8 @@ repo=$(cd "$here/../.." && pwd)
 bin=${DFGAZE_BIN:-$repo/.build/release/dfgaze}
 frames=$repo/Tests/Fixtures/dfgaze-demo-v1/frames
 [[ -x $bin ]] || { echo "no dfgaze binary at $bin" >&2; exit 2; }
+# shellcheck source=serve.sh
+source "$here/serve.sh"
 
 tmp=$(mktemp -d -t dfgaze-tls.XXXXXX)
 server=
@@ -31,26 +33,10 @@ key=$(openssl rand -hex 24)
 other=$(openssl rand -hex 24)
 printf '# test keys\n%s\nsha256:%s\n' "$key" "$(printf '%s' "$other" | sha256sum | cut -d' ' -f1)" >"$tmp/keys"
 
-"$bin" serve --host 127.0.0.1 --port 0 --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
-    --api-keys-file "$tmp/keys" 2>"$tmp/server.log" >/dev/null &
-server=$!
-port=
-for _ in $(seq 1 600); do
-    port=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: d = json.loads(l)
-    except ValueError: continue
-    if d.get("message") == "listening" and d.get("port"): print(d["port"]); break' "$tmp/server.log")
-    [[ -n $port ]] && break
-    kill -0 "$server" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
-    sleep 0.2
-done
+start_server "$tmp/server.log" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --api-keys-file "$tmp/keys"
 base=https://127.0.0.1:$port
 tls=(--cacert "$tmp/cert.pem" -s)
-for _ in $(seq 1 600); do
-    [[ $(curl "${tls[@]}" -o /dev/null -w '%{http_code}' "$base/readyz") == 200 ]] && break
-    sleep 0.5
-done
+wait_ready "$base/readyz" "${tls[@]}"
 echo "tls_and_keys: HTTPS on port $port"
 
 score() {  # score [curl args...]: prints the status; headers in $tmp/h, body in $tmp/b
