@@ -16,12 +16,14 @@ enum Winograd {
     }
 
     /// Measured on the networks' shapes (ConvolutionBenchmarkTests, 4 frames): from 28x28 down
-    /// F(2x2, 3x3) is 1.1-3.6x faster than im2col + GEMM; on larger maps its transforms' memory
-    /// traffic costs more than the GEMM work it saves (0.6-0.85x on 56x56 with 64 channels and
-    /// on TAM's 112x112 stem), except with fewer than 32 input channels, where im2col's GEMM is
-    /// too thin to run at speed (1.3-1.7x on 26 channels at 56x56).
+    /// F(2x2, 3x3) is 1.1-3.6x faster than im2col + GEMM. With the row-wise transforms and the
+    /// work split over both cores it also pays on GAM's 56x56 layer1 (dfgaze bench, 4 alternating
+    /// pairs at 2 threads: GAM 0.25-0.28 s vs 0.27-0.32 s); on TAM's 112x112 stem (32 channels)
+    /// im2col stays, as its transforms' memory traffic cost more than the GEMM work they save.
+    /// With fewer than 32 input channels im2col's GEMM is too thin to run at speed (1.3-1.7x on
+    /// 26 channels at 56x56).
     static func pays(channels: Int, height: Int, width: Int) -> Bool {
-        enabled && (height * width <= 28 * 28 || channels < 32)
+        enabled && (height * width <= 56 * 56 || channels < 32)
     }
 
     /// Off only in benchmarks that measure what Winograd gains (set before any inference runs).
