@@ -149,11 +149,31 @@ public struct Conv2d: Sendable {
         let n = batch * oh * ow
         let k = inChannels * kernelHeight * kernelWidth
         let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 && !forceUnfold
+        if n > outChannels && !direct && !forceUnfold {
+            // Wide maps (early layers): each part unfolds only its own output rows, then
+            // multiplies them: no part waits for the others' unfolding, and the columns stay
+            // with the core that wrote them.
+            weight.withUnsafeBufferPointer { w in
+                Parallel.forEach(batch * oh) { outputRows in
+                    let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
+                    Scratch.with(count: k * count) { columns in
+                        im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
+                               width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
+                        let c = output + first
+                        initialize(c, rows: 0..<outChannels, columns: count, rowStride: n, residual: residual.map { $0 + first })
+                        BLAS.sgemm(m: outChannels, n: count, k: k, a: w.baseAddress!, lda: k, b: columns, ldb: count,
+                                   beta: 1, c: c, ldc: n)
+                        if relu { Self.relu(c, rows: outChannels, columns: count, rowStride: n) }
+                    }
+                }
+            }
+            return
+        }
         Scratch.with(count: direct ? 0 : k * n) { columns in
             if !direct {
                 Parallel.forEach(inChannels) { channels in
-                    im2col(input, channels: channels, batch: batch, height: height, width: width,
-                           outHeight: oh, outWidth: ow, into: columns)
+                    im2col(input, channels: channels, outputRows: 0..<(batch * oh), batch: batch, height: height,
+                           width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: n)
                 }
             }
             let b = direct ? input : UnsafePointer(columns)
@@ -168,14 +188,16 @@ public struct Conv2d: Sendable {
                                residual: residual.map { $0 + rows.lowerBound * n + cols.lowerBound })
                     BLAS.sgemm(m: rows.count, n: cols.count, k: k, a: w.baseAddress! + rows.lowerBound * k, lda: k,
                                b: b + cols.lowerBound, ldb: n, beta: 1, c: c, ldc: n)
-                    if relu {
-                        for r in 0..<rows.count {
-                            let row = c + r * n
-                            for i in 0..<cols.count { row[i] = max(row[i], 0) }
-                        }
-                    }
+                    if relu { Self.relu(c, rows: rows.count, columns: cols.count, rowStride: n) }
                 }
             }
+        }
+    }
+
+    private static func relu(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int) {
+        for r in 0..<rows {
+            let row = c + r * rowStride
+            for i in 0..<columns { row[i] = max(row[i], 0) }
         }
     }
 
@@ -223,11 +245,12 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Unfolds input `channels` into their rows of the GEMM's right operand [C·kh·kw, N·H'·W'],
-    /// writing every element (zeros where the window reads padding).
-    private func im2col(_ src: UnsafePointer<Float>, channels: Range<Int>, batch: Int, height h: Int, width w: Int,
-                        outHeight oh: Int, outWidth ow: Int, into dst: UnsafeMutablePointer<Float>) {
-        let n = batch * oh * ow
+    /// Unfolds input `channels` at output rows `outputRows` (frame-major over N·H') into their
+    /// rows of the GEMM's right operand [C·kh·kw, rows·W'], `rowLength` apart, writing every
+    /// element (zeros where the window reads padding).
+    private func im2col(_ src: UnsafePointer<Float>, channels: Range<Int>, outputRows: Range<Int>, batch: Int,
+                        height h: Int, width w: Int, outHeight oh: Int, outWidth ow: Int,
+                        into dst: UnsafeMutablePointer<Float>, rowLength: Int) {
         let (s, p, kh, kw) = (stride, padding, kernelHeight, kernelWidth)
         for c in channels {
             for ky in 0..<kh {
@@ -236,28 +259,27 @@ public struct Conv2d: Sendable {
                     let ox0 = min(ow, max(0, (p - kx + s - 1) / s))
                     let last = w - 1 + p - kx
                     let ox1 = last < 0 ? ox0 : max(ox0, min(ow, last / s + 1))
-                    let rowBase = dst + ((c * kh + ky) * kw + kx) * n
-                    for b in 0..<batch {
+                    let rowBase = dst + ((c * kh + ky) * kw + kx) * rowLength
+                    for (j, outputRow) in outputRows.enumerated() {
+                        let (b, oy) = outputRow.quotientAndRemainder(dividingBy: oh)
                         let plane = src + (c * batch + b) * h * w
-                        for oy in 0..<oh {
-                            let iy = oy * s - p + ky
-                            let out = rowBase + (b * oh + oy) * ow
-                            if iy < 0 || iy >= h {
-                                out.update(repeating: 0, count: ow)
-                                continue
-                            }
-                            out.update(repeating: 0, count: ox0)
-                            let line = plane + iy * w + (ox0 * s - p + kx)
-                            if s == 1 {
-                                (out + ox0).update(from: line, count: ox1 - ox0)
-                            } else {
-                                // Wrapping arithmetic: the bounds are already clipped, and the
-                                // checks kept this gather (every strided convolution) scalar.
-                                let row = out + ox0
-                                for i in 0..<(ox1 - ox0) { row[i] = line[i &* s] }
-                            }
-                            (out + ox1).update(repeating: 0, count: ow - ox1)
+                        let iy = oy * s - p + ky
+                        let out = rowBase + j * ow
+                        if iy < 0 || iy >= h {
+                            out.update(repeating: 0, count: ow)
+                            continue
                         }
+                        out.update(repeating: 0, count: ox0)
+                        let line = plane + iy * w + (ox0 * s - p + kx)
+                        if s == 1 {
+                            (out + ox0).update(from: line, count: ox1 - ox0)
+                        } else {
+                            // Wrapping arithmetic: the bounds are already clipped, and the
+                            // checks kept this gather (every strided convolution) scalar.
+                            let row = out + ox0
+                            for i in 0..<(ox1 - ox0) { row[i] = line[i &* s] }
+                        }
+                        (out + ox1).update(repeating: 0, count: ow - ox1)
                     }
                 }
             }
