@@ -5,31 +5,6 @@ import XCTest
 /// 56, 28, 14, 7) and odd ones whose last tile hangs over the edge, with bias, residual, ReLU,
 /// the sliced and in-place forms Res2Net uses, and a folded BatchNorm.
 final class WinogradTests: XCTestCase {
-    /// 3x3, stride 1, padding 1, in Double, [C][N][H][W] in and out.
-    func reference(_ x: FeatureMap, weight: [Float], bias: [Float], out o: Int) -> [Float] {
-        let (h, w) = (x.height, x.width)
-        var y = [Float](repeating: 0, count: o * x.batch * h * w)
-        for oc in 0..<o { for n in 0..<x.batch { for oy in 0..<h { for ox in 0..<w {
-            var sum = Double(bias[oc])
-            for c in 0..<x.channels { for ky in 0..<3 { for kx in 0..<3 {
-                let iy = oy - 1 + ky, ix = ox - 1 + kx
-                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                sum += Double(weight[((oc * x.channels + c) * 3 + ky) * 3 + kx])
-                    * Double(x.values[((c * x.batch + n) * h + iy) * w + ix])
-            }}}
-            y[((oc * x.batch + n) * h + oy) * w + ox] = Float(sum)
-        }}}}
-        return y
-    }
-
-    /// Largest |a - b| relative to the largest |b|.
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        var (diff, scale): (Float, Float) = (0, 0)
-        for (u, v) in zip(a, b) { diff = max(diff, abs(u - v)); scale = max(scale, abs(v)) }
-        return diff / scale
-    }
-
     func conv(out o: Int, in c: Int, seed: UInt64) -> (Conv2d, weight: [Float], bias: [Float]) {
         let weight = values(o * c * 9, seed: seed), bias = values(o, seed: seed + 1)
         let conv = Conv2d(weight: Tensor(shape: [o, c, 3, 3], values: weight), bias: Tensor(shape: [o], values: bias),
@@ -58,18 +33,9 @@ final class WinogradTests: XCTestCase {
     func testSlicedAndInPlaceFormsEqualThePlainOne() {
         let x = map(12, 2, 7, 6, seed: 5)
         let (conv, _, _) = conv(out: 4, in: 4, seed: 6)
-        let plain = conv(x.channels(4..<8), relu: true)
-
-        var target = map(9, 2, 7, 6, seed: 8)
-        conv(x, channels: 4..<8, into: &target, at: 5, relu: true)
-        XCTAssertEqual(target.channels(5..<9).values, plain.values)
-        XCTAssertEqual(target.channels(0..<5).values, map(9, 2, 7, 6, seed: 8).channels(0..<5).values)
-
-        var inPlace = x
-        conv.replace(channels: 4..<8, of: &inPlace, relu: true)
-        XCTAssertEqual(inPlace.channels(4..<8).values, plain.values)
-        XCTAssertEqual(inPlace.channels(0..<4).values, x.channels(0..<4).values)
-        XCTAssertEqual(inPlace.channels(8..<12).values, x.channels(8..<12).values)
+        checkSlicedAndInPlace(conv, on: x, slice: 4..<8, target: map(9, 2, 7, 6, seed: 8), at: 5) {
+            XCTAssertEqual($0, $1, line: $2)
+        }
     }
 
     func testAFoldedBatchNormReachesTheWinogradFilters() {

@@ -4,36 +4,6 @@ import XCTest
 /// The Tensors kernels the backbones add, against direct loops: padding wider than the input,
 /// strides, the sliced and in-place convolutions Res2Net uses, and both kinds of its pooling.
 final class BackboneKernelTests: XCTestCase {
-    /// Deterministic values in [-1, 1).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var z = seed
-        return (0..<count).map { _ in
-            z = z &* 6364136223846793005 &+ 1442695040888963407
-            return Float(z >> 40) * 0x1p-23 - 1
-        }
-    }
-
-    func map(_ c: Int, _ n: Int, _ h: Int, _ w: Int, seed: UInt64) -> FeatureMap {
-        FeatureMap(channels: c, batch: n, height: h, width: w, values: values(c * n * h * w, seed: seed))
-    }
-
-    /// Direct convolution in Double, [C][N][H][W] in and out.
-    func reference(_ x: FeatureMap, weight: [Float], bias: [Float], out o: Int, kernel k: Int, stride s: Int, padding p: Int) -> [Float] {
-        let oh = (x.height + 2 * p - k) / s + 1, ow = (x.width + 2 * p - k) / s + 1
-        var y = [Float](repeating: 0, count: o * x.batch * oh * ow)
-        for oc in 0..<o { for n in 0..<x.batch { for oy in 0..<oh { for ox in 0..<ow {
-            var sum = Double(bias[oc])
-            for c in 0..<x.channels { for ky in 0..<k { for kx in 0..<k {
-                let iy = oy * s - p + ky, ix = ox * s - p + kx
-                guard iy >= 0, iy < x.height, ix >= 0, ix < x.width else { continue }
-                sum += Double(weight[((oc * x.channels + c) * k + ky) * k + kx])
-                    * Double(x.values[((c * x.batch + n) * x.height + iy) * x.width + ix])
-            }}}
-            y[((oc * x.batch + n) * oh + oy) * ow + ox] = Float(sum)
-        }}}}
-        return y
-    }
-
     func assertClose(_ a: [Float], _ b: [Float], line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, line: line)
         for (u, v) in zip(a, b) where abs(u - v) > 1e-5 * max(1, abs(v)) {
@@ -61,18 +31,9 @@ final class BackboneKernelTests: XCTestCase {
         let x = map(96, 2, 60, 60, seed: 5)
         let conv = Conv2d(weight: Tensor(shape: [32, 32, 3, 3], values: values(32 * 32 * 9, seed: 6)),
                           bias: Tensor(shape: [32], values: values(32, seed: 7)), padding: 1)
-        let plain = conv(x.channels(32..<64), relu: true)
-
-        var target = map(80, 2, 60, 60, seed: 8)
-        conv(x, channels: 32..<64, into: &target, at: 40, relu: true)
-        assertClose(target.channels(40..<72).values, plain.values)
-        assertClose(target.channels(0..<40).values, map(80, 2, 60, 60, seed: 8).channels(0..<40).values)
-
-        var inPlace = x
-        conv.replace(channels: 32..<64, of: &inPlace, relu: true)
-        assertClose(inPlace.channels(32..<64).values, plain.values)
-        assertClose(inPlace.channels(0..<32).values, x.channels(0..<32).values)
-        assertClose(inPlace.channels(64..<96).values, x.channels(64..<96).values)
+        checkSlicedAndInPlace(conv, on: x, slice: 32..<64, target: map(80, 2, 60, 60, seed: 8), at: 40) { a, b, line in
+            self.assertClose(a, b, line: line)
+        }
     }
 
     func testMaxPoolingMatchesDirectLoops() {
