@@ -59,24 +59,8 @@ wait_ready() {  # wait_ready <port> <seconds>
     done
 }
 
-lb_status() {  # lb_status <port>: HAProxy's status and last check of the server at 127.0.0.1:<port>
-    python3 - "$tmp/stats.sock" "127.0.0.1:$1" <<'EOF'
-import csv, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-data = b""
-while chunk := s.recv(65536):
-    data += chunk
-rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
-for row in rows:
-    if row.get("addr") == sys.argv[2]:
-        print(row["status"], row["check_status"], row["check_code"] or "-")
-EOF
-}
-
-lb_counters() {  # the backend's retries, redispatches and 5xx answers, from HAProxy's stats
-    python3 - "$tmp/stats.sock" <<'EOF'
+lb_stats() {  # lb_stats status <port> | lb_stats counters: from HAProxy's "show stat" (stats socket)
+    python3 - "$tmp/stats.sock" "$@" <<'EOF'
 import csv, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
@@ -85,12 +69,19 @@ data = b""
 while chunk := s.recv(65536):
     data += chunk
 for row in csv.DictReader(data.decode().lstrip("# ").splitlines()):
-    if row["svname"] == "BACKEND":
+    if sys.argv[2] == "status" and row.get("addr") == f"127.0.0.1:{sys.argv[3]}":
+        print(row["status"], row["check_status"], row["check_code"] or "-")
+    elif sys.argv[2] == "counters" and row["svname"] == "BACKEND":
         print(f"HAProxy backend {row['pxname']}: {row['stot']} sessions, {row['wretr']} retries, "
               f"{row['wredis']} redispatches, {row['econ']} connection errors, {row['eresp']} response errors, "
               f"{row['hrsp_5xx']} 5xx sent to clients")
 EOF
 }
+
+# The server at 127.0.0.1:<port>: HAProxy's status and last check.
+lb_status() { lb_stats status "$1"; }
+# The backend's retries, redispatches and 5xx answers.
+lb_counters() { lb_stats counters; }
 
 wait_lb_up() {  # wait_lb_up <port> <seconds>
     local deadline=$((SECONDS + $2))
