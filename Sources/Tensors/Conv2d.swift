@@ -153,18 +153,13 @@ public struct Conv2d: Sendable {
             // Wide maps (early layers): each part unfolds only its own output rows, then
             // multiplies them: no part waits for the others' unfolding, and the columns stay
             // with the core that wrote them.
-            weight.withUnsafeBufferPointer { w in
-                Parallel.forEach(batch * oh) { outputRows in
-                    let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
-                    Scratch.with(count: k * count) { columns in
-                        im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
-                               width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
-                        let c = output + first
-                        initialize(c, rows: 0..<outChannels, columns: count, rowStride: n, residual: residual.map { $0 + first })
-                        BLAS.sgemm(m: outChannels, n: count, k: k, a: w.baseAddress!, lda: k, b: columns, ldb: count,
-                                   beta: 1, c: c, ldc: n)
-                        if relu { Self.relu(c, rows: outChannels, columns: count, rowStride: n) }
-                    }
+            Parallel.forEach(batch * oh) { outputRows in
+                let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
+                Scratch.with(count: k * count) { columns in
+                    im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
+                           width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
+                    multiply(columns, ldb: count, filters: 0..<outChannels, columns: first, count: count,
+                             into: output, ldc: n, relu: relu, residual: residual)
                 }
             }
             return
@@ -180,24 +175,32 @@ public struct Conv2d: Sendable {
             // Parts split the filters when the columns are the cheaper operand for each part to
             // pack again (deep layers), else the columns (early layers: few filters, wide maps).
             let byRows = n <= outChannels
-            weight.withUnsafeBufferPointer { w in
-                Parallel.forEach(byRows ? outChannels : n, granule: 16) { part in
-                    let (rows, cols) = byRows ? (part, 0..<n) : (0..<outChannels, part)
-                    let c = output + rows.lowerBound * n + cols.lowerBound
-                    initialize(c, rows: rows, columns: cols.count, rowStride: n,
-                               residual: residual.map { $0 + rows.lowerBound * n + cols.lowerBound })
-                    BLAS.sgemm(m: rows.count, n: cols.count, k: k, a: w.baseAddress! + rows.lowerBound * k, lda: k,
-                               b: b + cols.lowerBound, ldb: n, beta: 1, c: c, ldc: n)
-                    if relu { Self.relu(c, rows: rows.count, columns: cols.count, rowStride: n) }
-                }
+            Parallel.forEach(byRows ? outChannels : n, granule: 16) { part in
+                let (rows, cols) = byRows ? (part, 0..<n) : (0..<outChannels, part)
+                multiply(b + cols.lowerBound, ldb: n, filters: rows, columns: cols.lowerBound, count: cols.count,
+                         into: output, ldc: n, relu: relu, residual: residual)
             }
         }
     }
 
-    private static func relu(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int) {
-        for r in 0..<rows {
-            let row = c + r * rowStride
-            for i in 0..<columns { row[i] = max(row[i], 0) }
+    /// One GEMM and its epilogue: output rows `filters`, columns `first..<first+count` (rows
+    /// `ldc` long; the residual alike) = bias (+ residual) + weight[filters] × b, then ReLU if
+    /// asked. b holds K rows of `count` columns, `ldb` apart.
+    private func multiply(_ b: UnsafePointer<Float>, ldb: Int, filters rows: Range<Int>, columns first: Int,
+                          count: Int, into output: UnsafeMutablePointer<Float>, ldc n: Int, relu: Bool,
+                          residual: UnsafePointer<Float>?) {
+        let k = inChannels * kernelHeight * kernelWidth
+        let offset = rows.lowerBound * n + first
+        let c = output + offset
+        initialize(c, rows: rows, columns: count, rowStride: n, residual: residual.map { $0 + offset })
+        weight.withUnsafeBufferPointer { w in
+            BLAS.sgemm(m: rows.count, n: count, k: k, a: w.baseAddress! + rows.lowerBound * k, lda: k,
+                       b: b, ldb: ldb, beta: 1, c: c, ldc: n)
+        }
+        guard relu else { return }
+        for r in 0..<rows.count {
+            let row = c + r * n
+            for i in 0..<count { row[i] = max(row[i], 0) }
         }
     }
 

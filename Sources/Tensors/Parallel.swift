@@ -11,6 +11,13 @@ public enum Parallel {
     /// Threads one inference splits its operations over (set once at start; 1 = serial).
     nonisolated(unsafe) public static var width = 1
 
+    /// How inference runs from here on: each operation split over `threads`, OpenBLAS on one
+    /// thread per call (set once at start, before any inference).
+    public static func use(threads: Int) {
+        BLAS.setThreads(1)
+        width = max(1, threads)
+    }
+
     /// `count` cut into at most `width` consecutive ranges of whole multiples of `granule`
     /// (the last takes the rest), run side by side; returns when all are done.
     static func forEach(_ count: Int, granule: Int = 1, _ body: (Range<Int>) -> Void) {

@@ -14,9 +14,10 @@ extension DemoWeights {
 
     /// The manifest of the demo weights for the parameters the networks read, pinned in the
     /// source so an installed binary needs no checkout (`weights-manifest.json` holds the same).
-    public static func pinnedManifest() throws -> WeightsManifest {
-        try WeightsManifest.decode(Data(pinnedManifestJSON.utf8))
-    }
+    public static func pinnedManifest() throws -> WeightsManifest { try pinned.get() }
+
+    /// Decoded once: a start reads it for the parameter list and again to check the cache.
+    private static let pinned = Result { try WeightsManifest.decode(Data(pinnedManifestJSON.utf8)) }
 
     /// The parameters the pinned manifest lists, per network: what the networks read (a test
     /// checks it against their parameter specs), without building four networks to ask them.

@@ -27,8 +27,7 @@ struct Bench: ParsableCommand {
         // The sgemm ceiling is measured on every thread the inference uses.
         BLAS.setThreads(cores)
         let sgemm = BLAS.sgemmGFLOPS(size: 2048, repeats: 3)
-        BLAS.setThreads(openblasThreads ? cores : 1)
-        Parallel.width = openblasThreads ? 1 : cores
+        if openblasThreads { Parallel.width = 1 } else { Parallel.use(threads: cores) }
         // Threads calling sgemm at once: their summed GEMM seconds are shared out over them.
         let gemmCallers = Double(Parallel.width)
         let paths = frames.isEmpty ? (0..<4).map { "Tests/Fixtures/dfgaze-demo-v1/frames/a_\($0).jpg" } : frames

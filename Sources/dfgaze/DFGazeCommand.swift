@@ -45,8 +45,7 @@ struct Score: ParsableCommand {
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
             catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
         }
-        BLAS.setThreads(1)
-        Parallel.width = ProcessInfo.processInfo.activeProcessorCount
+        Parallel.use(threads: ProcessInfo.processInfo.activeProcessorCount)
         let report = try model.load().score(jpegs: jpegs, options: ScoringOptions(threshold: threshold, maxFrames: max(64, jpegs.count)))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

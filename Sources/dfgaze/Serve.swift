@@ -106,9 +106,7 @@ struct Serve: ParsableCommand {
         if let tlsCertPath, let tlsKeyPath { server.tls = TLSConfiguration(certificateChainPath: tlsCertPath, privateKeyPath: tlsKeyPath) }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        // Our own split of every operation; OpenBLAS on one thread per call (see `Parallel`).
-        BLAS.setThreads(1)
-        Parallel.width = threadCount ?? cores
+        Parallel.use(threads: threadCount ?? cores)
 
         // Listen first so health checks answer (not ready) while the weights load and verify.
         let app = try ScoringService(scorer: nil, configuration: service, server: server, logger: logger)
