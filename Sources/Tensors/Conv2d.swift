@@ -1,8 +1,8 @@
 /// A 2-D convolution (or Conv1d with k = 1, as a 1x1 convolution) with its BatchNorm folded in.
 ///
 /// The weights are kept as the GEMM's left operand [O, C·kh·kw]; BatchNorm becomes a per-output
-/// scale on the weights and a bias, so inference is one GEMM plus one pass for
-/// bias (+ residual) (+ ReLU) over the output.
+/// scale on the weights and a bias, so inference is one GEMM accumulating onto the bias (or onto
+/// the residual, in place) and at most one pass over the output for the ReLU.
 public struct Conv2d: Sendable {
     public let outChannels: Int
     public let inChannels: Int
@@ -79,30 +79,38 @@ public struct Conv2d: Sendable {
         return outChannels * inChannels * kernelHeight * kernelWidth * oh * ow * batch
     }
 
-    /// conv(x) + bias (+ residual), then ReLU if asked. x: [C][N][H][W] -> [O][N][H'][W'].
-    public func callAsFunction(_ x: FeatureMap, relu: Bool = false, adding residual: FeatureMap? = nil) -> FeatureMap {
+    /// conv(x) + bias, then ReLU if asked. x: [C][N][H][W] -> [O][N][H'][W'].
+    public func callAsFunction(_ x: FeatureMap, relu: Bool = false) -> FeatureMap {
         precondition(x.channels == inChannels, "conv expects \(inChannels) channels, got \(x.channels)")
         let (oh, ow) = outputSize(height: x.height, width: x.width)
         let count = outChannels * x.batch * oh * ow
-        if let residual {
-            precondition(residual.values.count == count, "residual shape differs from conv output")
-        }
         // `run` writes every output element, so the buffer starts uninitialized.
         let values = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
             x.values.withUnsafeBufferPointer { src in
-                if let residual {
-                    residual.values.withUnsafeBufferPointer { r in
-                        run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width,
-                            into: dst.baseAddress!, relu: relu, residual: r.baseAddress!)
-                    }
-                } else {
-                    run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width,
-                        into: dst.baseAddress!, relu: relu, residual: nil)
-                }
+                run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width, into: dst.baseAddress!,
+                    relu: relu, accumulate: false)
             }
             initialized = count
         }
         return FeatureMap(channels: outChannels, batch: x.batch, height: oh, width: ow, values: values)
+    }
+
+    /// conv(x) + bias + residual, then ReLU if asked, written over the residual: the GEMM
+    /// accumulates onto it (beta = 1), so the shortcut is not copied into a fresh output first.
+    /// Pass a residual nothing else holds (`consume`), or it is copied here.
+    public func callAsFunction(_ x: FeatureMap, relu: Bool = false, adding residual: consuming FeatureMap) -> FeatureMap {
+        precondition(x.channels == inChannels, "conv expects \(inChannels) channels, got \(x.channels)")
+        let (oh, ow) = outputSize(height: x.height, width: x.width)
+        precondition(residual.channels == outChannels && residual.batch == x.batch && residual.height == oh
+                     && residual.width == ow, "residual shape differs from conv output")
+        var y = residual
+        x.values.withUnsafeBufferPointer { src in
+            y.values.withUnsafeMutableBufferPointer { dst in
+                run(src.baseAddress!, batch: x.batch, height: x.height, width: x.width, into: dst.baseAddress!,
+                    relu: relu, accumulate: true)
+            }
+        }
+        return y
     }
 
     /// Convolves channels `input` of x and writes the result to channels `at..<at+O` of y
@@ -116,7 +124,7 @@ public struct Conv2d: Sendable {
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { dst in
                 run(src.baseAddress! + input.lowerBound * x.columns, batch: x.batch, height: x.height, width: x.width,
-                    into: dst.baseAddress! + first * outColumns, relu: relu, residual: nil)
+                    into: dst.baseAddress! + first * outColumns, relu: relu, accumulate: false)
             }
         }
     }
@@ -130,20 +138,23 @@ public struct Conv2d: Sendable {
         let (batch, height, width, columns) = (x.batch, x.height, x.width, x.columns)
         x.values.withUnsafeMutableBufferPointer { v in
             let slice = v.baseAddress! + range.lowerBound * columns
-            run(slice, batch: batch, height: height, width: width, into: slice, relu: relu, residual: nil, forceUnfold: true)
+            run(slice, batch: batch, height: height, width: width, into: slice, relu: relu, accumulate: false,
+                forceUnfold: true)
         }
     }
 
-    /// The kernel: the output starts as bias (+ residual), GEMM weights [O, K] x columns
-    /// [K, N·H'·W'] accumulates onto it (beta = 1: no separate zeroing or bias pass), then ReLU.
-    /// 3x3 stride-1 convolutions run as F(2x2, 3x3) instead (`Winograd`).
-    /// `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W', written in full.
-    /// When `forceUnfold`, the input is copied to columns first, so output may alias it.
+    /// The kernel: GEMM weights [O, K] x columns [K, N·H'·W'] accumulates (beta = 1) onto an
+    /// output that starts as the bias, or that already holds the residual (`accumulate`, the
+    /// bias then added with the ReLU pass); 3x3 stride-1 convolutions run as F(2x2, 3x3)
+    /// instead (`Winograd`). `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W',
+    /// written in full. When `forceUnfold`, the input is copied to columns first, so output may
+    /// alias it.
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
-             into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?,
+             into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool,
              forceUnfold: Bool = false) {
         if !winogradFilters.isEmpty && Winograd.pays(channels: inChannels, height: height, width: width) {
-            return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu, residual: residual)
+            return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu,
+                               accumulate: accumulate)
         }
         let (oh, ow) = outputSize(height: height, width: width)
         let n = batch * oh * ow
@@ -159,7 +170,7 @@ public struct Conv2d: Sendable {
                     im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
                            width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
                     multiply(columns, ldb: count, filters: 0..<outChannels, columns: first, count: count,
-                             into: output, ldc: n, relu: relu, residual: residual)
+                             into: output, ldc: n, relu: relu, accumulate: accumulate)
                 }
             }
             return
@@ -178,36 +189,43 @@ public struct Conv2d: Sendable {
             Parallel.forEach(byRows ? outChannels : n, granule: 16) { part in
                 let (rows, cols) = byRows ? (part, 0..<n) : (0..<outChannels, part)
                 multiply(b + cols.lowerBound, ldb: n, filters: rows, columns: cols.lowerBound, count: cols.count,
-                         into: output, ldc: n, relu: relu, residual: residual)
+                         into: output, ldc: n, relu: relu, accumulate: accumulate)
             }
         }
     }
 
     /// One GEMM and its epilogue: output rows `filters`, columns `first..<first+count` (rows
-    /// `ldc` long; the residual alike) = bias (+ residual) + weight[filters] × b, then ReLU if
-    /// asked. b holds K rows of `count` columns, `ldb` apart.
+    /// `ldc` long) = bias (+ what they hold, when `accumulate`) + weight[filters] × b, then ReLU
+    /// if asked. b holds K rows of `count` columns, `ldb` apart.
     private func multiply(_ b: UnsafePointer<Float>, ldb: Int, filters rows: Range<Int>, columns first: Int,
                           count: Int, into output: UnsafeMutablePointer<Float>, ldc n: Int, relu: Bool,
-                          residual: UnsafePointer<Float>?) {
+                          accumulate: Bool) {
         let k = inChannels * kernelHeight * kernelWidth
-        let offset = rows.lowerBound * n + first
-        let c = output + offset
-        initialize(c, rows: rows, columns: count, rowStride: n, residual: residual.map { $0 + offset })
-        weight.withUnsafeBufferPointer { w in
-            BLAS.sgemm(m: rows.count, n: count, k: k, a: w.baseAddress! + rows.lowerBound * k, lda: k,
-                       b: b, ldb: ldb, beta: 1, c: c, ldc: n)
-        }
-        guard relu else { return }
-        for r in 0..<rows.count {
-            let row = c + r * n
-            for i in 0..<count { row[i] = max(row[i], 0) }
+        let c = output + rows.lowerBound * n + first
+        bias.withUnsafeBufferPointer { bias in
+            if !accumulate {
+                for (r, o) in rows.enumerated() { (c + r * n).update(repeating: bias[o], count: count) }
+            }
+            weight.withUnsafeBufferPointer { w in
+                BLAS.sgemm(m: rows.count, n: count, k: k, a: w.baseAddress! + rows.lowerBound * k, lda: k,
+                           b: b, ldb: ldb, beta: 1, c: c, ldc: n)
+            }
+            guard accumulate || relu else { return }
+            for (r, o) in rows.enumerated() {
+                let (row, bo) = (c + r * n, accumulate ? bias[o] : 0)
+                if relu {
+                    for i in 0..<count { row[i] = max(row[i] + bo, 0) }
+                } else {
+                    for i in 0..<count { row[i] += bo }
+                }
+            }
         }
     }
 
     /// F(2x2, 3x3): the input is transformed in full before the output is written, so output
     /// may alias input.
     func runWinograd(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
-                             into output: UnsafeMutablePointer<Float>, relu: Bool, residual: UnsafePointer<Float>?) {
+                     into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool) {
         let (th, tw) = Winograd.tiles(height: height, width: width)
         let tiles = batch * th * tw
         Scratch.with(count: Winograd.points * (inChannels + outChannels) * tiles) { v in
@@ -222,27 +240,10 @@ public struct Conv2d: Sendable {
                                       input: v, columns: tiles, into: m)
                 }
             }
-            let plane = batch * height * width
-            Parallel.forEach(outChannels) { rows in
-                initialize(output + rows.lowerBound * plane, rows: rows, columns: plane, rowStride: plane,
-                           residual: residual.map { $0 + rows.lowerBound * plane })
-                Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height, width: width,
-                                         adding: output, relu: relu)
-            }
-        }
-    }
-
-    /// Row r of `output` (`rowStride` apart) = bias[rows[r]] (+ residual row r), `columns` wide.
-    private func initialize(_ output: UnsafeMutablePointer<Float>, rows: Range<Int>, columns n: Int, rowStride: Int,
-                            residual: UnsafePointer<Float>?) {
-        bias.withUnsafeBufferPointer { b in
-            for (r, o) in rows.enumerated() {
-                let (row, bo) = (output + r * rowStride, b[o])
-                if let residual {
-                    let res = residual + r * rowStride
-                    for i in 0..<n { row[i] = res[i] + bo }
-                } else {
-                    row.update(repeating: bo, count: n)
+            bias.withUnsafeBufferPointer { bias in
+                Parallel.forEach(outChannels) { rows in
+                    Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height, width: width,
+                                             bias: bias.baseAddress!, into: output, accumulate: accumulate, relu: relu)
                 }
             }
         }

@@ -6,6 +6,9 @@ public enum Pool {
         let ow = (x.width + 2 * padding - kernel) / stride + 1
         var y = FeatureMap(channels: x.channels, batch: x.batch, height: oh, width: ow)
         let (h, w) = (x.height, x.width)
+        // Output columns whose window lies wholly inside the row.
+        let first = (padding + stride - 1) / stride
+        let interior = first..<Swift.max(first, Swift.min(ow, (w + padding - kernel) / stride + 1))
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(x.channels * x.batch) { planes in
@@ -26,11 +29,19 @@ public enum Pool {
                                     let row = plane + yy * w
                                     for i in 0..<w { columnMax[i] = Swift.max(columnMax[i], row[i]) }
                                 }
-                                for ox in 0..<ow {
+                                let line = dst + oy * ow
+                                for ox in 0..<ow where !interior.contains(ox) {
                                     let (x0, x1) = clip(ox * stride - padding, kernel, w)
                                     var m = -Float.infinity
                                     for xx in x0..<x1 { m = Swift.max(m, columnMax[xx]) }
-                                    dst[oy * ow + ox] = m
+                                    line[ox] = m
+                                }
+                                // Windows inside the row need no clipping: a plain strided loop.
+                                for ox in interior {
+                                    let window = columnMax + (ox * stride - padding)
+                                    var m = window[0]
+                                    for j in 1..<kernel { m = Swift.max(m, window[j]) }
+                                    line[ox] = m
                                 }
                             }
                         }

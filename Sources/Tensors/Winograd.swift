@@ -109,20 +109,25 @@ enum Winograd {
         }
     }
 
-    /// y += Aᵀ M A for every tile (then ReLU if asked), cropping the padded last row and column:
-    /// m holds M_p [O, tiles] for the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
+    /// y = Aᵀ M A + bias for every tile (added to what y holds when `accumulate`: the residual),
+    /// then ReLU if asked, cropping the padded last row and column: m holds M_p [O, tiles] for
+    /// the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
     /// Only output `channels` (of `count`) are written, so parts can run side by side.
     static func transformOutput(_ m: UnsafePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
-                                height h: Int, width w: Int, adding y: UnsafeMutablePointer<Float>, relu: Bool) {
+                                height h: Int, width w: Int, bias: UnsafePointer<Float>,
+                                into y: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool) {
         let (th, tw) = tiles(height: h, width: w)
         let columns = batch * th * tw
         let pointStride = count * columns
-        // Aᵀ down (the four rows of M, each point's tiles contiguous), then A across, into the
-        // output rows: two passes along rows, the same additions in the same order as tile by tile.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tw) { buffer in
+        // Aᵀ down (the four rows of M, each point's tiles contiguous), then A across into one
+        // output row, then that row stored with the bias: passes along rows, the same additions
+        // in the same order as tile by tile.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * tw) { buffer in
             let s = buffer.baseAddress!  // s0_j at j·tw, s1_j at (4 + j)·tw
+            let line = s + 8 * tw  // one output row, 2·tw wide
             for o in channels {
                 let src = m + o * columns
+                let b = bias[o]
                 for n in 0..<batch {
                     let plane = y + (o * batch + n) * h * w
                     for ty in 0..<th {
@@ -137,23 +142,23 @@ enum Winograd {
                             }
                         }
                         for (row, first) in [(2 * ty, 0), (2 * ty + 1, 4)] where row < h {
-                            let out = plane + row * w
                             let (r0, r1, r2, r3) = (s + first * tw, s + (first + 1) * tw, s + (first + 2) * tw, s + (first + 3) * tw)
                             for tx in 0..<tw {
-                                accumulate(out + 2 * tx, r0[tx] + r1[tx] + r2[tx], relu)
-                                if 2 * tx + 1 < w { accumulate(out + 2 * tx + 1, r1[tx] - r2[tx] - r3[tx], relu) }
+                                line[2 * tx] = r0[tx] + r1[tx] + r2[tx]
+                                line[2 * tx + 1] = r1[tx] - r2[tx] - r3[tx]
+                            }
+                            let out = plane + row * w
+                            switch (accumulate, relu) {  // one loop per case: no branch inside
+                            case (false, false): for i in 0..<w { out[i] = line[i] + b }
+                            case (false, true): for i in 0..<w { out[i] = max(line[i] + b, 0) }
+                            case (true, false): for i in 0..<w { out[i] += line[i] + b }
+                            case (true, true): for i in 0..<w { out[i] = max(out[i] + (line[i] + b), 0) }
                             }
                         }
                     }
                 }
             }
         }
-    }
-
-    @inline(__always)
-    private static func accumulate(_ p: UnsafeMutablePointer<Float>, _ value: Float, _ relu: Bool) {
-        let sum = p.pointee + value
-        p.pointee = relu ? max(sum, 0) : sum
     }
 
     /// The GEMMs M_p = U_p V_p for the transform `points` given (of the 16).

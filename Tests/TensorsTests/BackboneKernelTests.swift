@@ -21,8 +21,11 @@ final class BackboneKernelTests: XCTestCase {
             let expected = reference(x, weight: weight, bias: bias, out: 4, kernel: k, stride: s, padding: p)
             let residual = FeatureMap(channels: 4, batch: 2, height: (h + 2 * p - k) / s + 1, width: (w + 2 * p - k) / s + 1,
                                       values: values(expected.count, seed: 4))
-            assertClose(conv(x, relu: true, adding: residual).values,
-                        zip(expected, residual.values).map { max($0 + $1, 0) })
+            let held = residual.values
+            assertClose(conv(x, relu: true, adding: residual).values, zip(expected, held).map { max($0 + $1, 0) })
+            assertClose(conv(x, adding: residual).values, zip(expected, held).map(+))
+            // The output is written over the residual's storage only when nothing else holds it.
+            XCTAssertEqual(residual.values, held)
         }
     }
 
@@ -37,8 +40,10 @@ final class BackboneKernelTests: XCTestCase {
     }
 
     func testMaxPoolingMatchesDirectLoops() {
-        // The ResNet stem's 3x3 stride 2 padding 1, on even and odd sizes, and a 2x2 stride 1.
-        for (h, w, k, s, p) in [(8, 8, 3, 2, 1), (7, 9, 3, 2, 1), (5, 4, 2, 1, 0), (1, 3, 3, 2, 1)] {
+        // The ResNet stem's 3x3 stride 2 padding 1, on even and odd sizes, and a 2x2 stride 1;
+        // windows clipped at both edges, and maps with no window wholly inside a row.
+        for (h, w, k, s, p) in [(8, 8, 3, 2, 1), (7, 9, 3, 2, 1), (5, 4, 2, 1, 0), (1, 3, 3, 2, 1),
+                                (6, 7, 3, 1, 1), (4, 5, 5, 3, 2), (3, 2, 3, 2, 1), (9, 9, 2, 2, 0)] {
             let x = map(3, 2, h, w, seed: 10)
             let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
             var expected: [Float] = []

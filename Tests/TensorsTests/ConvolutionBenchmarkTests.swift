@@ -21,7 +21,7 @@ final class ConvolutionBenchmarkTests: XCTestCase {
                 x.values.withUnsafeBufferPointer { src in
                     y.values.withUnsafeMutableBufferPointer { dst in
                         conv.runWinograd(src.baseAddress!, batch: 4, height: size, width: size, into: dst.baseAddress!,
-                                         relu: true, residual: nil)
+                                         relu: true, accumulate: false)
                     }
                 }
             }

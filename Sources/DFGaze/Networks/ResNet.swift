@@ -6,7 +6,9 @@ protocol ResidualBlock: Sendable {
     static var expansion: Int { get }
     /// Binds block `prefix` (e.g. `layer2.0`); `first` marks the first block of a stage.
     init(_ binder: WeightBinder, _ prefix: String, inChannels: Int, planes: Int, stride: Int, first: Bool)
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap
+    /// Consumes x: the last convolution accumulates onto the shortcut in place, which for an
+    /// identity shortcut is x itself.
+    func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap
     /// Multiply-accumulates per frame for a `height`x`width` input, and the output size.
     func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int)
 }
@@ -38,7 +40,7 @@ struct ResNet<Block: ResidualBlock>: Sendable {
         var x = frames
         for conv in stem { x = conv(x, relu: true) }
         x = Pool.max(x, kernel: 3, stride: 2, padding: 1)
-        for block in blocks { x = block(x) }
+        for block in blocks { x = block(consume x) }
         return x
     }
 
@@ -79,9 +81,10 @@ struct Bottleneck: ResidualBlock {
             : nil
     }
 
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap {
+    func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap {
         let branch = conv2(conv1(x, relu: true), relu: true)
-        return conv3(branch, relu: true, adding: downsample?(x) ?? x)
+        let shortcut = if let downsample { downsample(x) } else { consume x }
+        return conv3(branch, relu: true, adding: shortcut)
     }
 
     func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
@@ -112,8 +115,10 @@ struct BasicBlock: ResidualBlock {
             : nil
     }
 
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-        conv2(conv1(x, relu: true), relu: true, adding: downsample?(x) ?? x)
+    func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap {
+        let branch = conv1(x, relu: true)
+        let shortcut = if let downsample { downsample(x) } else { consume x }
+        return conv2(branch, relu: true, adding: shortcut)
     }
 
     func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {

@@ -75,7 +75,7 @@ struct Bottle2neck: ResidualBlock {
             : nil
     }
 
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap {
+    func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap {
         var splits = conv1(x, relu: true)
         let w = width
         if isStage {
@@ -95,11 +95,11 @@ struct Bottle2neck: ResidualBlock {
                 conv.replace(channels: (i * w)..<((i + 1) * w), of: &splits, relu: true)
             }
         }
-        return conv3(splits, relu: true, adding: shortcut(x))
+        let shortcut = if let downsample { project(x, downsample) } else { consume x }
+        return conv3(splits, relu: true, adding: shortcut)
     }
 
-    private func shortcut(_ x: FeatureMap) -> FeatureMap {
-        guard let downsample else { return x }
+    private func project(_ x: FeatureMap, _ downsample: Conv2d) -> FeatureMap {
         // layer1's AvgPool2d(1, 1) is the identity.
         let pooled = stride == 1 ? x
             : Pool.average(x, kernel: stride, stride: stride, ceilMode: true, countIncludePad: false)
