@@ -154,23 +154,30 @@ public struct Conv2d: Sendable {
              forceUnfold: Bool = false) {
         if !winogradFilters.isEmpty && Winograd.pays(channels: inChannels, height: height, width: width) {
             return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu,
-                               accumulate: accumulate)
+                               accumulate: accumulate, aliased: forceUnfold)
         }
         let (oh, ow) = outputSize(height: height, width: width)
         let n = batch * oh * ow
         let k = inChannels * kernelHeight * kernelWidth
         let direct = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 && !forceUnfold
         if n > outChannels && !direct && !forceUnfold {
-            // Wide maps (early layers): each part unfolds only its own output rows, then
-            // multiplies them: no part waits for the others' unfolding, and the columns stay
-            // with the core that wrote them.
-            Parallel.forEach(batch * oh) { outputRows in
-                let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
-                Scratch.with(count: k * count) { columns in
-                    im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
-                           width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
-                    multiply(columns, ldb: count, filters: 0..<outChannels, columns: first, count: count,
-                             into: output, ldc: n, relu: relu, accumulate: accumulate)
+            // Wide maps (early layers): each part unfolds and multiplies its own output rows, a
+            // block at a time, so no part waits for another and the columns stay in the core's
+            // cache. Measured on the stems, 4 frames: blocks of 512 KiB of columns ran 1.2-1.5x
+            // faster than unfolding each part whole (up to 29 MB), at 1 and 2 threads. A block
+            // keeps at least as many columns as filters: the GEMM packs the filters again for
+            // every block, which must not cost more than packing the columns.
+            let block = Swift.max((1 << 17) / (k * ow), (outChannels + ow - 1) / ow)
+            Parallel.forEach(batch * oh) { part in
+                Scratch.with(count: k * Swift.min(block, part.count) * ow) { columns in
+                    for start in Swift.stride(from: part.lowerBound, to: part.upperBound, by: block) {
+                        let outputRows = start..<Swift.min(start + block, part.upperBound)
+                        let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
+                        im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
+                               width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
+                        multiply(columns, ldb: count, filters: 0..<outChannels, columns: first, count: count,
+                                 into: output, ldc: n, relu: relu, accumulate: accumulate)
+                    }
                 }
             }
             return
@@ -222,28 +229,67 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// F(2x2, 3x3): the input is transformed in full before the output is written, so output
-    /// may alias input.
+    /// F(2x2, 3x3). When `aliased`, output may overlap input.
     func runWinograd(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
-                     into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool) {
+                     into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool, aliased: Bool = false) {
         let (th, tw) = Winograd.tiles(height: height, width: width)
-        let tiles = batch * th * tw
-        Scratch.with(count: Winograd.points * (inChannels + outChannels) * tiles) { v in
-            let m = v + Winograd.points * inChannels * tiles
-            Parallel.forEach(inChannels) { channels in
-                Winograd.transformInput(input, channels: channels, of: inChannels, batch: batch, height: height, width: width,
-                                        into: v)
-            }
-            winogradFilters.withUnsafeBufferPointer { u in
-                Parallel.forEach(Winograd.points) { points in
-                    Winograd.multiply(filters: u.baseAddress!, points: points, outChannels: outChannels, inChannels: inChannels,
-                                      input: v, columns: tiles, into: m)
+        let (points, tileRows) = (Winograd.points, batch * th)
+        guard tileRows * tw >= 2 * Winograd.blockTiles * Parallel.width else {
+            // Small maps (14x14, 7x7): too few tiles to share out, so the parts split the channels,
+            // then the points, then the outputs, each phase over all tiles. The input is
+            // transformed in full before any output is written, so output may alias input.
+            let tiles = tileRows * tw
+            return Scratch.with(count: points * (inChannels + outChannels) * tiles) { v in
+                let m = v + points * inChannels * tiles
+                Parallel.forEach(inChannels) { channels in
+                    Winograd.transformInput(input, channels: channels, of: inChannels, batch: batch, height: height,
+                                            width: width, tileRows: 0..<tileRows, into: v)
+                }
+                winogradFilters.withUnsafeBufferPointer { u in
+                    Parallel.forEach(points) { points in
+                        Winograd.multiply(filters: u.baseAddress!, points: points, outChannels: outChannels,
+                                          inChannels: inChannels, input: v, columns: tiles, into: m)
+                    }
+                }
+                bias.withUnsafeBufferPointer { bias in
+                    Parallel.forEach(outChannels) { rows in
+                        Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height,
+                                                 width: width, tileRows: 0..<tileRows, bias: bias.baseAddress!, into: output,
+                                                 accumulate: accumulate, relu: relu)
+                    }
                 }
             }
+        }
+        if aliased {
+            // Blocks write their outputs while later blocks still read the input: read a copy.
+            let count = inChannels * batch * height * width
+            return Scratch.with(count: count) { copy in
+                copy.update(from: input, count: count)
+                runWinograd(copy, batch: batch, height: height, width: width, into: output, relu: relu, accumulate: accumulate)
+            }
+        }
+        // Large maps (56x56, 28x28): each part runs the whole convolution on its own tile rows, a
+        // block at a time (transform, 16 GEMMs, inverse transform), the block sized so that its
+        // V and M stay in cache instead of streaming through memory between the phases.
+        let perTileRow = points * (inChannels + outChannels) * tw
+        let block = Swift.max(Winograd.cacheFloats / perTileRow, (Winograd.blockTiles + tw - 1) / tw)
+        winogradFilters.withUnsafeBufferPointer { u in
             bias.withUnsafeBufferPointer { bias in
-                Parallel.forEach(outChannels) { rows in
-                    Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height, width: width,
-                                             bias: bias.baseAddress!, into: output, accumulate: accumulate, relu: relu)
+                Parallel.forEach(tileRows) { part in
+                    Scratch.with(count: perTileRow * Swift.min(block, part.count)) { v in
+                        for first in Swift.stride(from: part.lowerBound, to: part.upperBound, by: block) {
+                            let rows = first..<Swift.min(first + block, part.upperBound)
+                            let tiles = rows.count * tw
+                            let m = v + points * inChannels * tiles
+                            Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch, height: height,
+                                                    width: width, tileRows: rows, into: v)
+                            Winograd.multiply(filters: u.baseAddress!, points: 0..<points, outChannels: outChannels,
+                                              inChannels: inChannels, input: v, columns: tiles, into: m)
+                            Winograd.transformOutput(m, channels: 0..<outChannels, of: outChannels, batch: batch, height: height,
+                                                     width: width, tileRows: rows, bias: bias.baseAddress!, into: output,
+                                                     accumulate: accumulate, relu: relu)
+                        }
+                    }
                 }
             }
         }

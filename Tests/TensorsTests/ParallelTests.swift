@@ -47,9 +47,9 @@ final class ParallelTests: XCTestCase {
     func testConvolutionsAgreeAtAnyWidth() {
         // (out, in, kernel, stride, padding, map size): the column split (wide maps, few filters;
         // with im2col, by output rows), the filter split (more filters than columns), im2col with
-        // stride, and Winograd.
+        // stride, and Winograd on a small map (phase by phase) and a large one (blocks of tile rows).
         for (o, c, k, s, p, size) in [(64, 48, 1, 1, 0, 28), (256, 64, 1, 1, 0, 4), (40, 36, 3, 2, 1, 15),
-                                      (48, 40, 3, 1, 1, 60), (24, 40, 3, 1, 1, 14)] {
+                                      (48, 40, 3, 1, 1, 60), (24, 40, 3, 1, 1, 14), (40, 24, 3, 1, 1, 56)] {
             let conv = Conv2d(weight: Tensor(shape: [o, c, k, k], values: values(o * c * k * k, seed: UInt64(o))),
                               bias: Tensor(shape: [o], values: values(o, seed: 2)), stride: s, padding: p)
             let x = map(c, 3, size, size, seed: UInt64(c))
@@ -62,8 +62,9 @@ final class ParallelTests: XCTestCase {
     }
 
     func testInPlaceConvolutionReadsTheWholeInputBeforeAnyPartWrites() {
-        // In place on 60x60 with 32 channels runs im2col + GEMM; on 14x14, Winograd.
-        for size in [60, 14] {
+        // In place on 60x60 with 32 channels runs im2col + GEMM; on 56x56, Winograd in blocks of
+        // tile rows; on 14x14, Winograd phase by phase.
+        for size in [60, 56, 14] {
             let conv = Conv2d(weight: Tensor(shape: [32, 32, 3, 3], values: values(32 * 32 * 9, seed: 3)),
                               bias: Tensor(shape: [32], values: values(32, seed: 4)), padding: 1)
             let x = map(64, 2, size, size, seed: 5)
