@@ -79,23 +79,32 @@ public enum Pool {
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(input.count * batch) { planes in
-                    for p in planes {
-                        let plane = src.baseAddress! + (input.lowerBound * batch + p) * h * w
-                        let dst = out.baseAddress! + (first * batch + p) * oh * ow
-                        for oy in 0..<oh {
-                            let ys = oy * stride - padding
-                            let (y0, y1) = clip(ys, kernel, h)
-                            // PyTorch counts padding up to the padded edge, never past it.
-                            let paddedRows = Swift.min(ys + kernel, h + padding) - ys
-                            for ox in 0..<ow {
-                                let xs = ox * stride - padding
-                                let (x0, x1) = clip(xs, kernel, w)
-                                var s: Float = 0
-                                for yy in y0..<y1 { for xx in x0..<x1 { s += plane[yy * w + xx] } }
-                                let divisor = countIncludePad
-                                    ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
-                                    : (y1 - y0) * (x1 - x0)
-                                dst[oy * ow + ox] = s / Float(divisor)
+                    // The window's sum down each column (whole rows at once), then across.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { buffer in
+                        let columnSum = buffer.baseAddress!
+                        for p in planes {
+                            let plane = src.baseAddress! + (input.lowerBound * batch + p) * h * w
+                            let dst = out.baseAddress! + (first * batch + p) * oh * ow
+                            for oy in 0..<oh {
+                                let ys = oy * stride - padding
+                                let (y0, y1) = clip(ys, kernel, h)
+                                // PyTorch counts padding up to the padded edge, never past it.
+                                let paddedRows = Swift.min(ys + kernel, h + padding) - ys
+                                columnSum.update(repeating: 0, count: w)
+                                for yy in y0..<y1 {
+                                    let row = plane + yy * w
+                                    for i in 0..<w { columnSum[i] += row[i] }
+                                }
+                                for ox in 0..<ow {
+                                    let xs = ox * stride - padding
+                                    let (x0, x1) = clip(xs, kernel, w)
+                                    var s: Float = 0
+                                    for xx in x0..<x1 { s += columnSum[xx] }
+                                    let divisor = countIncludePad
+                                        ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
+                                        : (y1 - y0) * (x1 - x0)
+                                    dst[oy * ow + ox] = s / Float(divisor)
+                                }
                             }
                         }
                     }

@@ -59,6 +59,30 @@ final class BackboneKernelTests: XCTestCase {
         }
     }
 
+    func testAveragePoolingMatchesDirectLoops() {
+        // Res2Net's two kinds (3x3 padding 1 counting padding, strides 1 and 2; kernel = stride
+        // with ceil mode, padding not counted) on even and odd sizes, and a padded window not counted.
+        for (h, w, k, s, p, ceil, counted) in [(8, 8, 3, 1, 1, false, true), (7, 9, 3, 2, 1, false, true),
+                                               (8, 6, 2, 2, 0, true, false), (7, 5, 2, 2, 0, true, false),
+                                               (5, 7, 3, 3, 0, true, false), (6, 5, 3, 2, 1, true, false), (1, 1, 3, 1, 1, false, true)] {
+            let x = map(3, 2, h, w, seed: 12)
+            let (oh, ow) = Pool.averageOutputSize(height: h, width: w, kernel: k, stride: s, padding: p, ceilMode: ceil)
+            var expected: [Float] = []
+            for plane in 0..<6 { for oy in 0..<oh { for ox in 0..<ow {
+                var (sum, covered): (Double, Int) = (0, 0)
+                for ky in 0..<k { for kx in 0..<k {
+                    let (iy, ix) = (oy * s - p + ky, ox * s - p + kx)
+                    if iy >= 0 && iy < h && ix >= 0 && ix < w { sum += Double(x.values[(plane * h + iy) * w + ix]); covered += 1 }
+                }}
+                let (ys, xs) = (oy * s - p, ox * s - p)
+                let padded = (min(ys + k, h + p) - ys) * (min(xs + k, w + p) - xs)
+                expected.append(Float(sum / Double(counted ? padded : covered)))
+            }}}
+            assertClose(Pool.average(x, kernel: k, stride: s, padding: p, ceilMode: ceil, countIncludePad: counted).values,
+                        expected)
+        }
+    }
+
     func testRes2NetPoolings() {
         // 3x3 stride 2 padding 1 counting padding: a corner window divides by 9.
         let x = map(2, 2, 5, 5, seed: 9)
