@@ -147,8 +147,8 @@ public struct Conv2d: Sendable {
     /// output that starts as the bias, or that already holds the residual (`accumulate`, the
     /// bias then added with the ReLU pass); 3x3 stride-1 convolutions run as F(2x2, 3x3)
     /// instead (`Winograd`). `input` holds C channel rows of N·H·W; `output` O rows of N·H'·W',
-    /// written in full. When `forceUnfold`, the input is copied to columns first, so output may
-    /// alias it.
+    /// written in full. When `forceUnfold`, output may alias the input: it is unfolded (or, for
+    /// Winograd, transformed or copied) in full before any output is written.
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool,
              forceUnfold: Bool = false) {
