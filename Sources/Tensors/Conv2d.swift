@@ -2,7 +2,8 @@
 ///
 /// The weights are kept as the GEMM's left operand [O, C·kh·kw]; BatchNorm becomes a per-output
 /// scale on the weights and a bias, so inference is one GEMM accumulating onto the bias (or onto
-/// the residual, in place) and at most one pass over the output for the ReLU.
+/// the residual, in place), then one pass over the output for the ReLU (and the bias, when the
+/// GEMM accumulated onto the residual).
 public struct Conv2d: Sendable {
     public let outChannels: Int
     public let inChannels: Int
@@ -163,15 +164,16 @@ public struct Conv2d: Sendable {
         if n > outChannels && !direct && !forceUnfold {
             // Wide maps (early layers): each part unfolds and multiplies its own output rows, a
             // block at a time, so no part waits for another and the columns stay in the core's
-            // cache. Measured on the stems, 4 frames: blocks of 512 KiB of columns ran 1.2-1.5x
-            // faster than unfolding each part whole (up to 29 MB), at 1 and 2 threads. A block
-            // keeps at least as many columns as filters: the GEMM packs the filters again for
-            // every block, which must not cost more than packing the columns.
+            // cache. Measured on the stems (4 frames, best of 8 interleaved runs): blocks of about
+            // 512 KiB of columns ran 1.2-1.5x faster than unfolding each part whole (29 MB per
+            // part at 2 threads, 58 MB at 1), at 1 and 2 threads. A block keeps about as many
+            // columns as filters or more: the GEMM packs the filters again for every block, which
+            // must not cost more than packing the columns.
             let block = Swift.max((1 << 17) / (k * ow), (outChannels + ow - 1) / ow)
             Parallel.forEach(batch * oh) { part in
-                Scratch.with(count: k * Swift.min(block, part.count) * ow) { columns in
-                    for start in Swift.stride(from: part.lowerBound, to: part.upperBound, by: block) {
-                        let outputRows = start..<Swift.min(start + block, part.upperBound)
+                let blocks = Parallel.blocks(part, atMost: block)
+                Scratch.with(count: k * (blocks.map(\.count).max() ?? 0) * ow) { columns in
+                    for outputRows in blocks {
                         let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
                         im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
                                width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
@@ -235,7 +237,8 @@ public struct Conv2d: Sendable {
         let (th, tw) = Winograd.tiles(height: height, width: width)
         let (points, tileRows) = (Winograd.points, batch * th)
         guard tileRows * tw >= 2 * Winograd.blockTiles * Parallel.width else {
-            // Small maps (14x14, 7x7): too few tiles to share out, so the parts split the channels,
+            // Small maps (fewer than 2·blockTiles tiles per part: with 4 frames at 2 threads, 14x14
+            // and 7x7): too few tiles to share out, so the parts split the channels,
             // then the points, then the outputs, each phase over all tiles. The input is
             // transformed in full before any output is written, so output may alias input.
             let tiles = tileRows * tw
@@ -268,17 +271,18 @@ public struct Conv2d: Sendable {
                 runWinograd(copy, batch: batch, height: height, width: width, into: output, relu: relu, accumulate: accumulate)
             }
         }
-        // Large maps (56x56, 28x28): each part runs the whole convolution on its own tile rows, a
-        // block at a time (transform, 16 GEMMs, inverse transform), the block sized so that its
-        // V and M stay in cache instead of streaming through memory between the phases.
+        // Large maps (with 4 frames at 2 threads, 56x56 and 28x28): each part runs the whole
+        // convolution on its own tile rows, a block at a time (transform, 16 GEMMs, inverse
+        // transform), the blocks sized so that their V and M stay in cache instead of streaming
+        // through memory between the phases.
         let perTileRow = points * (inChannels + outChannels) * tw
         let block = Swift.max(Winograd.cacheFloats / perTileRow, (Winograd.blockTiles + tw - 1) / tw)
         winogradFilters.withUnsafeBufferPointer { u in
             bias.withUnsafeBufferPointer { bias in
                 Parallel.forEach(tileRows) { part in
-                    Scratch.with(count: perTileRow * Swift.min(block, part.count)) { v in
-                        for first in Swift.stride(from: part.lowerBound, to: part.upperBound, by: block) {
-                            let rows = first..<Swift.min(first + block, part.upperBound)
+                    let blocks = Parallel.blocks(part, atMost: block)
+                    Scratch.with(count: perTileRow * (blocks.map(\.count).max() ?? 0)) { v in
+                        for rows in blocks {
                             let tiles = rows.count * tw
                             let m = v + points * inChannels * tiles
                             Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch, height: height,

@@ -33,6 +33,13 @@ public enum Parallel {
         }
     }
 
+    /// `range` in the fewest nearly equal consecutive blocks of at most `size` (no small remainder
+    /// block: cache blocking must not leave a GEMM too thin to run at speed).
+    static func blocks(_ range: Range<Int>, atMost size: Int) -> [Range<Int>] {
+        let count = (range.count + size - 1) / Swift.max(1, size)
+        return ranges(range.count, granule: 1, width: count).map { ($0.lowerBound + range.lowerBound)..<($0.upperBound + range.lowerBound) }
+    }
+
     /// 0..<count in at most `width` nearly equal consecutive ranges, each boundary a multiple of `granule`.
     static func ranges(_ count: Int, granule: Int, width: Int) -> [Range<Int>] {
         let g = max(1, granule)

@@ -6,9 +6,11 @@ public enum Pool {
         let ow = (x.width + 2 * padding - kernel) / stride + 1
         var y = FeatureMap(channels: x.channels, batch: x.batch, height: oh, width: ow)
         let (h, w) = (x.height, x.width)
-        // Output columns whose window lies wholly inside the row.
+        // Output columns whose window lies wholly inside the row (none when the kernel is wider
+        // than the row and its right padding: the division below must not round up from -1).
         let first = (padding + stride - 1) / stride
-        let interior = first..<Swift.max(first, Swift.min(ow, (w + padding - kernel) / stride + 1))
+        let lastStart = w + padding - kernel
+        let interior = lastStart < 0 ? first..<first : first..<Swift.max(first, Swift.min(ow, lastStart / stride + 1))
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(x.channels * x.batch) { planes in

@@ -26,12 +26,15 @@ enum Winograd {
         enabled && (height * width <= 56 * 56 || channels < 32)
     }
 
-    /// A block of tiles for one GEMM per point: at least this many columns, so the GEMMs stay
-    /// efficient (measured: 16-32 columns ran 1.5-4x slower).
+    /// A block of tiles for one GEMM per point: about this many columns or more (blocks of a part
+    /// are equal, so some may fall a little short), so the GEMMs stay efficient (measured, 4
+    /// frames at 2 threads: blocks cut to 16-32 columns ran 1.5-4x slower).
     static let blockTiles = 128
     /// Floats of V and M together that one block should not exceed unless `blockTiles` requires:
-    /// 1 MiB, within a core's L2 and L3 share (measured on 26-64 channels at 56x56 and 52 at
-    /// 28x28: 1.2-1.5x faster than streaming whole maps, and faster than 256 KiB or 4 MiB blocks).
+    /// 1 MiB, twice a Zen 3 core's L2, well within its L3 share (the filters U, repacked per
+    /// block, come on top). Measured on 26-64 channels at 56x56 and 52 at 28x28, 4 frames at 2
+    /// threads, best of 8 interleaved runs: 1.2-1.5x faster than streaming whole maps, and
+    /// faster than 256 KiB or 4 MiB blocks.
     static let cacheFloats = 1 << 18
 
     /// Off only in benchmarks that measure what Winograd gains (set before any inference runs).

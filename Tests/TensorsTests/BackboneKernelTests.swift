@@ -24,7 +24,8 @@ final class BackboneKernelTests: XCTestCase {
             let held = residual.values
             assertClose(conv(x, relu: true, adding: residual).values, zip(expected, held).map { max($0 + $1, 0) })
             assertClose(conv(x, adding: residual).values, zip(expected, held).map(+))
-            // The output is written over the residual's storage only when nothing else holds it.
+            // The output is written over the residual's storage only when nothing else holds it:
+            // a residual still held here must come back unchanged.
             XCTAssertEqual(residual.values, held)
         }
     }

@@ -44,6 +44,17 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(Parallel.ranges(100, granule: 16, width: 2), [0..<48, 48..<100])
     }
 
+    func testCacheBlocksAreNearlyEqualAndNoLargerThanAsked() {
+        for (range, size) in [(28..<56, 5), (0..<10, 10), (3..<4, 8), (0..<11, 3), (5..<5, 4)] {
+            let blocks = Parallel.blocks(range, atMost: size)
+            XCTAssertEqual(blocks.flatMap { Array($0) }, Array(range), "\(range) in blocks of \(size)")
+            XCTAssertEqual(blocks.count, (range.count + size - 1) / size)
+            XCTAssertLessThanOrEqual((blocks.map(\.count).max() ?? 0) - (blocks.map(\.count).min() ?? 0), 1)
+        }
+        // 28 tile rows in blocks of at most 5: six blocks of 4-5 rows, not five of 5 and one of 3.
+        XCTAssertEqual(Parallel.blocks(28..<56, atMost: 5).map(\.count), [4, 5, 5, 4, 5, 5])
+    }
+
     func testConvolutionsAgreeAtAnyWidth() {
         // (out, in, kernel, stride, padding, map size): the column split (wide maps, few filters;
         // with im2col, by output rows), the filter split (more filters than columns), im2col with

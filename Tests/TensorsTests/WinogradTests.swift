@@ -27,6 +27,8 @@ final class WinogradTests: XCTestCase {
             let residual = FeatureMap(channels: 7, batch: n, height: h, width: w, values: values(expected.count, seed: 9))
             let fused = conv(x, relu: true, adding: residual).values
             XCTAssertLessThan(relativeError(fused, zip(expected, residual.values).map { max($0 + $1, 0) }), 1e-6)
+            XCTAssertLessThan(relativeError(conv(x, adding: residual).values, zip(expected, residual.values).map(+)), 1e-6)
+            XCTAssertLessThan(relativeError(conv(x, relu: true).values, expected.map { max($0, 0) }), 1e-6)
         }
     }
 

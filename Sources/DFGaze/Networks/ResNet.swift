@@ -84,7 +84,7 @@ struct Bottleneck: ResidualBlock {
     func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap {
         let branch = conv2(conv1(x, relu: true), relu: true)
         let shortcut = if let downsample { downsample(x) } else { consume x }
-        return conv3(branch, relu: true, adding: shortcut)
+        return conv3(branch, relu: true, adding: consume shortcut)
     }
 
     func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
@@ -118,7 +118,7 @@ struct BasicBlock: ResidualBlock {
     func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap {
         let branch = conv1(x, relu: true)
         let shortcut = if let downsample { downsample(x) } else { consume x }
-        return conv2(branch, relu: true, adding: shortcut)
+        return conv2(branch, relu: true, adding: consume shortcut)
     }
 
     func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {

@@ -96,7 +96,7 @@ struct Bottle2neck: ResidualBlock {
             }
         }
         let shortcut = if let downsample { project(x, downsample) } else { consume x }
-        return conv3(splits, relu: true, adding: shortcut)
+        return conv3(splits, relu: true, adding: consume shortcut)
     }
 
     private func project(_ x: FeatureMap, _ downsample: Conv2d) -> FeatureMap {
