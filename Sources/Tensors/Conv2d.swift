@@ -153,7 +153,7 @@ public struct Conv2d: Sendable {
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool,
              forceUnfold: Bool = false) {
-        if !winogradFilters.isEmpty && Winograd.pays(channels: inChannels, height: height, width: width) {
+        if !winogradFilters.isEmpty && Winograd.enabled {
             return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu,
                                accumulate: accumulate, aliased: forceUnfold)
         }

@@ -15,17 +15,6 @@ enum Winograd {
         kernel == 3 && stride == 1 && padding == 1
     }
 
-    /// Measured on the networks' shapes (ConvolutionBenchmarkTests, 4 frames): from 28x28 down
-    /// F(2x2, 3x3) is 1.1-3.6x faster than im2col + GEMM. With the row-wise transforms and the
-    /// work split over both cores it also pays on GAM's 56x56 layer1 (dfgaze bench, 4 alternating
-    /// pairs at 2 threads: GAM 0.25-0.28 s vs 0.27-0.32 s); on TAM's 112x112 stem (32 channels)
-    /// im2col stays, as its transforms' memory traffic cost more than the GEMM work they save.
-    /// With fewer than 32 input channels im2col's GEMM is too thin to run at speed (1.3-1.7x on
-    /// 26 channels at 56x56).
-    static func pays(channels: Int, height: Int, width: Int) -> Bool {
-        enabled && (height * width <= 56 * 56 || channels < 32)
-    }
-
     /// A block of tiles for one GEMM per point: about this many columns or more (blocks of a part
     /// are equal, so some may fall a little short), so the GEMMs stay efficient (measured, 4
     /// frames at 2 threads: blocks cut to 16-32 columns ran 1.5-4x slower).
@@ -37,7 +26,11 @@ enum Winograd {
     /// faster than 256 KiB or 4 MiB blocks.
     static let cacheFloats = 1 << 18
 
-    /// Off only in benchmarks that measure what Winograd gains (set before any inference runs).
+    /// Whether the 3x3 stride-1 convolutions run as F(2x2, 3x3): measured on every such shape
+    /// of the networks (ConvolutionBenchmarkTests, 4 frames, best of 5 interleaved, split as in
+    /// serving), it beats im2col + GEMM at 1 and 2 threads, 1.1-1.2x on TAM's 112x112 stem (since
+    /// large maps run in cache-sized blocks) and 1.2-2x from 56x56 down. Off only in benchmarks
+    /// that measure what Winograd gains (set before any inference runs).
     nonisolated(unsafe) static var enabled = true
 
     /// U = G g Gᵀ for every (o, c) of weights [O, C·9], as 16 row-major [O, C] matrices.
