@@ -24,16 +24,30 @@ final class Scratch: @unchecked Sendable {
         deinit { pointer.deallocate() }
     }
 
+    /// The smallest idle buffer that holds `count` floats, else the largest (to grow): buffers
+    /// settle into the sizes the kernels ask for instead of each growing, call by call, to the
+    /// largest request it happens to meet (resident memory that kept rising for rounds).
+    private func take(atLeast count: Int) -> Buffer {
+        let fitting = idle.indices.filter { idle[$0].capacity >= count }
+        let chosen = fitting.min { idle[$0].capacity < idle[$1].capacity }
+            ?? idle.indices.max { idle[$0].capacity < idle[$1].capacity }
+        guard let chosen else { return Buffer() }
+        return idle.remove(at: chosen)
+    }
+
     /// Runs `body` with `count` uninitialized floats, valid only during the call.
     static func with<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-        let pool = shared
-        pool.lock.lock()
-        let buffer = pool.idle.popLast() ?? Buffer()
-        pool.lock.unlock()
+        shared.with(count: count, body)
+    }
+
+    func with<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        lock.lock()
+        let buffer = take(atLeast: count)
+        lock.unlock()
         defer {
-            pool.lock.lock()
-            pool.idle.append(buffer)
-            pool.lock.unlock()
+            lock.lock()
+            idle.append(buffer)
+            lock.unlock()
         }
         buffer.reserve(count)
         return body(buffer.pointer)
