@@ -6,46 +6,18 @@ public enum Pool {
         let ow = (x.width + 2 * padding - kernel) / stride + 1
         var y = FeatureMap(channels: x.channels, batch: x.batch, height: oh, width: ow)
         let (h, w) = (x.height, x.width)
-        // Output columns whose window lies wholly inside the row (none when the kernel is wider
-        // than the row and its right padding: the division below must not round up from -1).
-        let first = (padding + stride - 1) / stride
-        let lastStart = w + padding - kernel
-        let interior = lastStart < 0 ? first..<first : first..<Swift.max(first, Swift.min(ow, lastStart / stride + 1))
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(x.channels * x.batch) { planes in
-                    // The window's maximum down each column (whole rows at once), then across.
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { buffer in
-                        let columnMax = buffer.baseAddress!
-                        for p in planes {
-                            let plane = src.baseAddress! + p * h * w
-                            let dst = out.baseAddress! + p * oh * ow
-                            for oy in 0..<oh {
-                                let (y0, y1) = clip(oy * stride - padding, kernel, h)
-                                guard y0 < y1 else {  // a window of padding only
-                                    (dst + oy * ow).update(repeating: -.infinity, count: ow)
-                                    continue
-                                }
-                                columnMax.update(from: plane + y0 * w, count: w)
-                                for yy in (y0 + 1)..<y1 {
-                                    let row = plane + yy * w
-                                    for i in 0..<w { columnMax[i] = Swift.max(columnMax[i], row[i]) }
-                                }
-                                let line = dst + oy * ow
-                                for ox in 0..<ow where !interior.contains(ox) {
-                                    let (x0, x1) = clip(ox * stride - padding, kernel, w)
-                                    var m = -Float.infinity
-                                    for xx in x0..<x1 { m = Swift.max(m, columnMax[xx]) }
-                                    line[ox] = m
-                                }
-                                // Windows inside the row need no clipping: a plain strided loop.
-                                for ox in interior {
-                                    let window = columnMax + (ox * stride - padding)
-                                    var m = window[0]
-                                    for j in 1..<kernel { m = Swift.max(m, window[j]) }
-                                    line[ox] = m
-                                }
-                            }
+                    windowRows(src.baseAddress! + planes.lowerBound * h * w, planes: planes.count, height: h, width: w,
+                               into: out.baseAddress! + planes.lowerBound * oh * ow, outHeight: oh, outWidth: ow,
+                               kernel: kernel, stride: stride, padding: padding, empty: -.infinity, fold: Swift.max) {
+                        columnMax, _, _, line in
+                        for ox in 0..<ow {
+                            let (x0, x1) = clip(ox * stride - padding, kernel, w)
+                            var m = -Float.infinity
+                            for xx in x0..<x1 { m = Swift.max(m, columnMax[xx]) }
+                            line[ox] = m
                         }
                     }
                 }
@@ -81,35 +53,56 @@ public enum Pool {
         x.values.withUnsafeBufferPointer { src in
             y.values.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(input.count * batch) { planes in
-                    // The window's sum down each column (whole rows at once), then across.
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { buffer in
-                        let columnSum = buffer.baseAddress!
-                        for p in planes {
-                            let plane = src.baseAddress! + (input.lowerBound * batch + p) * h * w
-                            let dst = out.baseAddress! + (first * batch + p) * oh * ow
-                            for oy in 0..<oh {
-                                let ys = oy * stride - padding
-                                let (y0, y1) = clip(ys, kernel, h)
-                                // PyTorch counts padding up to the padded edge, never past it.
-                                let paddedRows = Swift.min(ys + kernel, h + padding) - ys
-                                columnSum.update(repeating: 0, count: w)
-                                for yy in y0..<y1 {
-                                    let row = plane + yy * w
-                                    for i in 0..<w { columnSum[i] += row[i] }
-                                }
-                                for ox in 0..<ow {
-                                    let xs = ox * stride - padding
-                                    let (x0, x1) = clip(xs, kernel, w)
-                                    var s: Float = 0
-                                    for xx in x0..<x1 { s += columnSum[xx] }
-                                    let divisor = countIncludePad
-                                        ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
-                                        : (y1 - y0) * (x1 - x0)
-                                    dst[oy * ow + ox] = s / Float(divisor)
-                                }
-                            }
+                    windowRows(src.baseAddress! + (input.lowerBound * batch + planes.lowerBound) * h * w,
+                               planes: planes.count, height: h, width: w,
+                               into: out.baseAddress! + (first * batch + planes.lowerBound) * oh * ow, outHeight: oh,
+                               outWidth: ow, kernel: kernel, stride: stride, padding: padding, empty: 0, fold: +) {
+                        columnSum, ys, rows, line in
+                        // PyTorch counts padding up to the padded edge, never past it.
+                        let paddedRows = Swift.min(ys + kernel, h + padding) - ys
+                        for ox in 0..<ow {
+                            let xs = ox * stride - padding
+                            let (x0, x1) = clip(xs, kernel, w)
+                            var s: Float = 0
+                            for xx in x0..<x1 { s += columnSum[xx] }
+                            let divisor = countIncludePad
+                                ? paddedRows * (Swift.min(xs + kernel, w + padding) - xs)
+                                : rows * (x1 - x0)
+                            line[ox] = s / Float(divisor)
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Both poolings, window rows first: for every output row of `planes` consecutive planes,
+    /// the input rows its windows cover are folded column by column into one row (whole rows at
+    /// once; `empty` where they cover padding only), then `across(row, first window row incl.
+    /// padding, input rows covered, output line)` reduces that row window by window.
+    @inline(__always)
+    private static func windowRows(_ src: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
+                                   into dst: UnsafeMutablePointer<Float>, outHeight oh: Int, outWidth ow: Int,
+                                   kernel: Int, stride: Int, padding: Int, empty: Float,
+                                   fold: (Float, Float) -> Float,
+                                   across: (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { buffer in
+            let column = buffer.baseAddress!
+            for p in 0..<planes {
+                let plane = src + p * h * w
+                for oy in 0..<oh {
+                    let ys = oy * stride - padding
+                    let (y0, y1) = clip(ys, kernel, h)
+                    if y0 < y1 {
+                        column.update(from: plane + y0 * w, count: w)
+                    } else {
+                        column.update(repeating: empty, count: w)
+                    }
+                    for yy in Swift.min(y0 + 1, y1)..<y1 {
+                        let row = plane + yy * w
+                        for i in 0..<w { column[i] = fold(column[i], row[i]) }
+                    }
+                    across(column, ys, y1 - y0, dst + (p * oh + oy) * ow)
                 }
             }
         }
