@@ -170,17 +170,12 @@ public struct Conv2d: Sendable {
             // columns as filters or more: the GEMM packs the filters again for every block, which
             // must not cost more than packing the columns.
             let block = Swift.max((1 << 17) / (k * ow), (outChannels + ow - 1) / ow)
-            Parallel.forEach(batch * oh) { part in
-                let blocks = Parallel.blocks(part, atMost: block)
-                Scratch.with(count: k * (blocks.map(\.count).max() ?? 0) * ow) { columns in
-                    for outputRows in blocks {
-                        let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
-                        im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
-                               width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
-                        multiply(columns, ldb: count, filters: 0..<outChannels, columns: first, count: count,
-                                 into: output, ldc: n, relu: relu, accumulate: accumulate)
-                    }
-                }
+            Parallel.forEachBlock(batch * oh, atMost: block, floatsPerItem: k * ow) { outputRows, columns in
+                let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
+                im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
+                       width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
+                multiply(columns, ldb: count, filters: 0..<outChannels, columns: first, count: count,
+                         into: output, ldc: n, relu: relu, accumulate: accumulate)
             }
             return
         }
@@ -279,21 +274,16 @@ public struct Conv2d: Sendable {
         let block = Swift.max(Winograd.cacheFloats / perTileRow, (Winograd.blockTiles + tw - 1) / tw)
         winogradFilters.withUnsafeBufferPointer { u in
             bias.withUnsafeBufferPointer { bias in
-                Parallel.forEach(tileRows) { part in
-                    let blocks = Parallel.blocks(part, atMost: block)
-                    Scratch.with(count: perTileRow * (blocks.map(\.count).max() ?? 0)) { v in
-                        for rows in blocks {
-                            let tiles = rows.count * tw
-                            let m = v + points * inChannels * tiles
-                            Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch, height: height,
-                                                    width: width, tileRows: rows, into: v)
-                            Winograd.multiply(filters: u.baseAddress!, points: 0..<points, outChannels: outChannels,
-                                              inChannels: inChannels, input: v, columns: tiles, into: m)
-                            Winograd.transformOutput(m, channels: 0..<outChannels, of: outChannels, batch: batch, height: height,
-                                                     width: width, tileRows: rows, bias: bias.baseAddress!, into: output,
-                                                     accumulate: accumulate, relu: relu)
-                        }
-                    }
+                Parallel.forEachBlock(tileRows, atMost: block, floatsPerItem: perTileRow) { rows, v in
+                    let tiles = rows.count * tw
+                    let m = v + points * inChannels * tiles
+                    Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch, height: height,
+                                            width: width, tileRows: rows, into: v)
+                    Winograd.multiply(filters: u.baseAddress!, points: 0..<points, outChannels: outChannels,
+                                      inChannels: inChannels, input: v, columns: tiles, into: m)
+                    Winograd.transformOutput(m, channels: 0..<outChannels, of: outChannels, batch: batch, height: height,
+                                             width: width, tileRows: rows, bias: bias.baseAddress!, into: output,
+                                             accumulate: accumulate, relu: relu)
                 }
             }
         }

@@ -33,11 +33,18 @@ public enum Parallel {
         }
     }
 
-    /// `range` in the fewest nearly equal consecutive blocks of at most `size` (no small remainder
-    /// block: cache blocking must not leave a GEMM too thin to run at speed).
-    static func blocks(_ range: Range<Int>, atMost size: Int) -> [Range<Int>] {
-        let count = (range.count + size - 1) / Swift.max(1, size)
-        return ranges(range.count, granule: 1, width: count).map { ($0.lowerBound + range.lowerBound)..<($0.upperBound + range.lowerBound) }
+    /// `count` items split over the cores as `forEach` does, each part walking its share in
+    /// nearly equal blocks of at most `block` items (no thin remainder block: cache blocking must
+    /// not leave a GEMM too thin to run at speed), with one scratch buffer of `floatsPerItem`
+    /// floats per item of a block, reused from block to block.
+    static func forEachBlock(_ count: Int, atMost block: Int, floatsPerItem: Int,
+                             _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        forEach(count) { part in
+            let blocks = ranges(part.count, granule: 1, width: (part.count + block - 1) / Swift.max(1, block))
+            Scratch.with(count: floatsPerItem * (blocks.map(\.count).max() ?? 0)) { scratch in
+                for b in blocks { body((part.lowerBound + b.lowerBound)..<(part.lowerBound + b.upperBound), scratch) }
+            }
+        }
     }
 
     /// 0..<count in at most `width` nearly equal consecutive ranges, each boundary a multiple of `granule`.

@@ -1,3 +1,4 @@
+import Synchronization
 @testable import Tensors
 import XCTest
 
@@ -45,14 +46,30 @@ final class ParallelTests: XCTestCase {
     }
 
     func testCacheBlocksAreNearlyEqualAndNoLargerThanAsked() {
-        for (range, size) in [(28..<56, 5), (0..<10, 10), (3..<4, 8), (0..<11, 3), (5..<5, 4)] {
-            let blocks = Parallel.blocks(range, atMost: size)
-            XCTAssertEqual(blocks.flatMap { Array($0) }, Array(range), "\(range) in blocks of \(size)")
-            XCTAssertEqual(blocks.count, (range.count + size - 1) / size)
-            XCTAssertLessThanOrEqual((blocks.map(\.count).max() ?? 0) - (blocks.map(\.count).min() ?? 0), 1)
+        for (count, block, width) in [(56, 5, 2), (10, 10, 1), (1, 8, 3), (11, 3, 1), (0, 4, 2), (97, 7, 3)] {
+            Parallel.width = width
+            let seen = Mutex<[Range<Int>]>([])
+            Parallel.forEachBlock(count, atMost: block, floatsPerItem: 2) { rows, scratch in
+                scratch.update(repeating: 0, count: 2 * rows.count)  // the buffer holds the whole block
+                seen.withLock { $0.append(rows) }
+            }
+            let blocks = seen.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+            XCTAssertEqual(blocks.flatMap { Array($0) }, Array(0..<count), "\(count) in blocks of \(block) over \(width)")
+            for part in Parallel.ranges(count, granule: 1, width: width) {
+                let inPart = blocks.filter { part.contains($0.lowerBound) }.map(\.count)
+                XCTAssertEqual(inPart.count, (part.count + block - 1) / block)
+                XCTAssertLessThanOrEqual((inPart.max() ?? 0) - (inPart.min() ?? 0), 1)
+                XCTAssertLessThanOrEqual(inPart.max() ?? 0, block)
+            }
         }
         // 28 tile rows in blocks of at most 5: six blocks of 4-5 rows, not five of 5 and one of 3.
-        XCTAssertEqual(Parallel.blocks(28..<56, atMost: 5).map(\.count), [4, 5, 5, 4, 5, 5])
+        Parallel.width = 2
+        let seen = Mutex<[Int]>([])
+        Parallel.forEachBlock(56, atMost: 5, floatsPerItem: 1) { rows, _ in
+            if rows.lowerBound >= 28 { seen.withLock { $0.append(rows.count) } }
+        }
+        XCTAssertEqual(seen.withLock { $0 }.sorted(), [4, 4, 5, 5, 5, 5])
+        Parallel.width = 1
     }
 
     func testConvolutionsAgreeAtAnyWidth() {
