@@ -1,21 +1,41 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Intra-operation parallelism: each convolution, transform and pooling of the forward pass is
-/// cut into `width` parts that run side by side, while OpenBLAS stays on one thread per call.
+/// How one inference shares the cores, on two levels: a batch's frames in groups that run side
+/// by side (`mapGroups`, the backbones), and each operation of a group (convolution, transform,
+/// pooling) cut into `width` parts, while OpenBLAS stays on one thread per call.
 ///
 /// Why not OpenBLAS's own threads: they parallelise only the GEMM, so everything between GEMMs
 /// (im2col, Winograd transforms, bias/ReLU passes, pooling) ran on one core, and its threads
 /// spin after each call, competing with the rest. Splitting every step ourselves keeps both
 /// cores busy throughout (`dfgaze bench` reports the share of time outside GEMMs).
 public enum Parallel {
-    /// Threads one inference splits its operations over (set once at start; 1 = serial).
-    nonisolated(unsafe) public static var width = 1
+    nonisolated(unsafe) private static var configuredWidth = 1
+
+    /// Threads one operation is split over: the configured width (set once at start; 1 = serial),
+    /// or, on a thread running a group of `mapGroups`, that group's share of it.
+    public static var width: Int {
+        get {
+            guard let group = pthread_getspecific(groupWidthKey) else { return configuredWidth }
+            return Int(bitPattern: group)
+        }
+        set { configuredWidth = max(1, newValue) }
+    }
+
+    /// Set on the threads running a group of `mapGroups`: the group's width (never 0, so never nil).
+    private static let groupWidthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// How inference runs from here on: each operation split over `threads`, OpenBLAS on one
     /// thread per call (set once at start, before any inference).
     public static func use(threads: Int) {
         BLAS.setThreads(1)
-        width = max(1, threads)
+        configuredWidth = max(1, threads)
     }
 
     /// `count` cut into at most `width` consecutive ranges of whole multiples of `granule`
@@ -31,6 +51,49 @@ public enum Parallel {
             let part = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: parts.count) { part.value(parts[$0]) }
         }
+    }
+
+    /// `count` independent items (a batch's frames) in consecutive groups that run side by side,
+    /// the `width` threads shared out among them; the results in group order.
+    ///
+    /// Why: the parts of a split operation wait for each other at its end (hundreds of times per
+    /// forward pass) and read what other cores just wrote; groups of whole frames do neither.
+    /// Measured in one process, alternating, 40 pairs at 2 threads (4 frames: 2 groups of 2
+    /// against every operation split in 2): the forward pass faster in 27 of 40 pairs, twice,
+    /// median -4 % and -6 %.
+    public static func mapGroups<T>(_ count: Int, _ body: (Range<Int>) -> T) -> [T] {
+        let (total, groupCount) = (width, groups(count, width: width))
+        let groups = ranges(count, granule: 1, width: groupCount)
+        guard groups.count > 1 else { return groups.map(body) }
+        var results = [T?](repeating: nil, count: groups.count)
+        results.withUnsafeMutableBufferPointer { slots in
+            let slots = UncheckedSendable(slots)
+            withoutActuallyEscaping(body) { body in
+                let body = UncheckedSendable(body)
+                DispatchQueue.concurrentPerform(iterations: groups.count) { i in
+                    let previous = pthread_getspecific(groupWidthKey)
+                    pthread_setspecific(groupWidthKey, UnsafeMutableRawPointer(bitPattern: total / groups.count))
+                    defer { pthread_setspecific(groupWidthKey, previous) }
+                    slots.value[i] = body.value(groups[i])
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// How many groups `mapGroups` makes of `count` items on `width` threads: each group gets
+    /// width / groups threads, so the one with the most items takes ceil(count / groups) /
+    /// (width / groups) item-times; the fewest such, and among equals the most groups (2 frames
+    /// on each of 2 cores rather than 4 frames split on both; 4 frames on 8 threads: 4 groups of 2).
+    public static func groups(_ count: Int, width: Int) -> Int {
+        guard count > 1, width > 1 else { return 1 }
+        // Item-times compared as fractions: ceil(count / g) / (width / g).
+        func load(_ g: Int) -> (items: Int, threads: Int) { ((count + g - 1) / g, width / g) }
+        return (1...min(count, width)).min { a, b in
+            let (x, y) = (load(a), load(b))
+            let (l, r) = (x.items * y.threads, y.items * x.threads)
+            return l < r || (l == r && a > b)
+        }!
     }
 
     /// `count` items split over the cores as `forEach` does, each part walking its share in

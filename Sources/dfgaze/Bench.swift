@@ -21,6 +21,15 @@ struct Bench: ParsableCommand {
     @Argument(help: "The clip's JPEG frames (4). Default: the repo's fixture clip a_0..a_3.")
     var frames: [String] = []
 
+    /// How the cores are shared: backbone frame groups, then operations split within a group.
+    private func sharing(frames: Int) -> String {
+        let groups = Parallel.groups(frames, width: Parallel.width)
+        let inside = Parallel.width / groups
+        return groups > 1
+            ? "backbones on \(groups) groups of frames side by side (each operation split \(inside) way\(inside == 1 ? "" : "s") within), aggregator split \(Parallel.width) ways"
+            : "every operation split \(Parallel.width) ways"
+    }
+
     func run() throws {
         let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard cores >= 1 else { throw ValidationError("--threads must be positive") }
@@ -74,6 +83,7 @@ struct Bench: ParsableCommand {
         let gemmGFLOPS = gemmGFLOP / gemmSeconds
         let figures: [String: Any] = [
             "frames": jpegs.count, "runs": samples.count, "threads": cores, "blas_threads": BLAS.threads, "split_ways": Parallel.width,
+            "frame_groups": Parallel.groups(min(jpegs.count, DFGazeModel.framesPerClip), width: Parallel.width),
             "full_graph": dfgaze.aam != nil,
             "end_to_end_s": median(endToEnd), "stages_s": stages,
             "gflop": gflop, "gflop_per_network": macs.mapValues { 2 * Double($0) / 1e9 },
@@ -89,7 +99,7 @@ struct Bench: ParsableCommand {
             return
         }
         print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(cores) thread(s): "
-              + (openblasThreads ? "OpenBLAS-threaded GEMMs" : "every operation split \(Parallel.width) ways")
+              + (openblasThreads ? "OpenBLAS-threaded GEMMs" : sharing(frames: min(jpegs.count, DFGazeModel.framesPerClip)))
               + (dfgaze.aam != nil ? ", full graph" : ""))
         print(String(format: "  end to end (JPEG in, JSON out)  %8.3f s", median(endToEnd)))
         for stage in ["decode", "preprocess", "forward", "gam", "tam", "aam", "psta"] where stages[stage] != nil {

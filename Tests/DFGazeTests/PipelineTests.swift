@@ -65,16 +65,18 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(fast.frames, slow.frames)
     }
 
-    func testOperationsSplitOverThreadsGiveTheAuthorsScores() throws {
-        // A part's GEMM is smaller than the whole one and OpenBLAS blocks it differently, so the
-        // last bits may differ; the scores stay the authors' at every width.
+    func testFramesInGroupsAndOperationsSplitOverThreadsGiveTheAuthorsScores() throws {
+        // Width 2: the 4-frame batch in 2 groups of 2 frames, the 2-frame one in 2 groups of 1;
+        // 3: every operation split 3 ways; 4: groups of 1 frame (4, then 2 groups split 2 ways
+        // within). A part's or a group's GEMM is smaller than the whole one and OpenBLAS blocks
+        // it differently, so the last bits may differ; the scores stay the authors' at every width.
         let frames = try jpegs(["a_0", "a_1", "a_2", "a_3", "b_0", "b_1"])
         // As served: OpenBLAS on one thread per call, our parts around it.
         let saved = (Parallel.width, BLAS.threads)
         defer { Parallel.width = saved.0; BLAS.setThreads(saved.1) }
         BLAS.setThreads(1)
         var reports: [ScoreReport] = []
-        for width in [1, 2, 3] {
+        for width in [1, 2, 3, 4] {
             Parallel.width = width
             let report = try Self.model.get().score(jpegs: frames)
             try assertMatches(report, expectedCase("video6"))

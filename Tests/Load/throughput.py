@@ -5,10 +5,10 @@
 For each server configuration: one client scoring clips back to back (the single-request rate),
 then `--clients` clients at once for the same time, in alternating rounds; clips/s of each, their
 ratio (the goal is >= 1: no collapse from oversubscribed threads), p50 latency and the server's
-peak RSS. Default configurations: the defaults (1 worker, operations split over all cores) and
-2 workers on 1 thread each.
+peak RSS. Default configurations: the defaults (2 workers, each request's work shared over all
+cores) and 1 worker.
 
-    Tests/Load/throughput.py [--seconds 10] [--rounds 3] [--clients 4] [--config "--workers 2" ...]
+    Tests/Load/throughput.py [--seconds 10] [--rounds 3] [--clients 4] [--config "--workers 1" ...]
 """
 
 import argparse
@@ -68,7 +68,7 @@ async def measure(options: list[str], clients: int, seconds: float, rounds: int)
 
 
 async def main(args) -> int:
-    configs = [shlex.split(c) for c in (args.config or ["", "--workers 2"])]
+    configs = [shlex.split(c) for c in (args.config or ["", "--workers 1"])]
     failed = False
     print(f"{'server options':<24} {'1 client':>10} {f'{args.clients} clients':>10} {'ratio':>6} {'p50 1':>7} "
           f"{f'p50 {args.clients}':>7} {'peak RSS':>9}  ratio per round")

@@ -45,6 +45,43 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(Parallel.ranges(100, granule: 16, width: 2), [0..<48, 48..<100])
     }
 
+    func testFrameGroupsShareTheThreadsSoThatNoGroupHasMoreFramesPerThreadThanNeeded() {
+        // (frames, threads) -> groups: 2 frames on each of 2 cores, not 4 frames split over both;
+        // 4 frames on 3 threads stay one group (groups of 1, 1 and 2 frames would leave the
+        // 2-frame group alone for half the time); wide machines split inside the groups.
+        let cases: [(count: Int, width: Int, groups: Int)] = [
+            (4, 1, 1), (4, 2, 2), (4, 3, 1), (4, 4, 4), (4, 8, 4), (2, 2, 2), (2, 3, 1), (1, 2, 1), (3, 2, 1), (0, 2, 1)]
+        for c in cases { XCTAssertEqual(Parallel.groups(c.count, width: c.width), c.groups, "\(c.count) frames on \(c.width) threads") }
+    }
+
+    func testFrameGroupsRunTheirOperationsOnTheirShareOfTheThreads() {
+        Parallel.width = 4
+        let seen = Mutex<[Range<Int>: Int]>([:])
+        let results = Parallel.mapGroups(4) { frames -> [Int] in
+            seen.withLock { $0[frames] = Parallel.width }
+            return frames.map { $0 * 10 }
+        }
+        XCTAssertEqual(results, [[0], [10], [20], [30]], "the results in group order")
+        XCTAssertEqual(seen.withLock { $0 }, [0..<1: 1, 1..<2: 1, 2..<3: 1, 3..<4: 1])
+        XCTAssertEqual(Parallel.width, 4, "the width is the configured one again after the groups")
+
+        Parallel.width = 8  // 4 groups of 1 frame, each operation within split 2 ways
+        let widths = Mutex<[Int]>([])
+        let inner = Parallel.mapGroups(4) { frames -> Int in
+            widths.withLock { $0.append(Parallel.width) }
+            // An operation inside a group runs in that group's parts (here 2).
+            let parts = Mutex(0)
+            Parallel.forEach(100) { _ in parts.withLock { $0 += 1 } }
+            return parts.withLock { $0 }
+        }
+        XCTAssertEqual(widths.withLock { $0 }, [2, 2, 2, 2])
+        XCTAssertEqual(inner, [2, 2, 2, 2])
+
+        Parallel.width = 3  // 4 frames on 3 threads: one group, operations split 3 ways
+        XCTAssertEqual(Parallel.mapGroups(4) { frames in (frames, Parallel.width) }.map(\.0), [0..<4])
+        XCTAssertEqual(Parallel.mapGroups(4) { _ in Parallel.width }, [3])
+    }
+
     func testCacheBlocksAreNearlyEqualAndNoLargerThanAsked() {
         for (count, block, width) in [(56, 5, 2), (10, 10, 1), (1, 8, 3), (11, 3, 1), (0, 4, 2), (97, 7, 3)] {
             Parallel.width = width

@@ -99,37 +99,58 @@ public final class DFGazeModel: @unchecked Sendable {
         public var stageSeconds: [String: Double]
     }
 
-    /// The forward pass over normalised 3x224x224 frames (CHW each). Each operation inside is
-    /// split over `Parallel.width` threads.
+    /// The forward pass over normalised 3x224x224 frames (CHW each). The backbones run on groups
+    /// of frames side by side, the aggregator with each operation split (`Parallel`).
     public func forward(_ frames: [[Float]]) -> Output {
         // Backbones run on batches of up to one clip's frames: memory stays bounded by the batch,
         // not by the request's frame count.
         var yaw: [Float] = [], pitch: [Float] = []
         var gazeMaps: [FeatureMap] = [], textureMaps: [FeatureMap] = [], attributeMaps: [FeatureMap] = []
         var stages: [String: Double] = [:]
-        func timed<T>(_ stage: String, _ body: () -> T) -> T {
-            let start = DispatchTime.now()
-            defer { stages[stage, default: 0] += seconds(since: start) }
-            return body()
-        }
         for batch in stride(from: 0, to: frames.count, by: Self.framesPerClip) {
-            let chunk = frames[batch..<min(batch + Self.framesPerClip, frames.count)]
-            let input = FeatureMap(nchw: Array(chunk.joined()), batch: chunk.count, channels: 3, height: 224, width: 224)
-            let g = timed("gam") { gam(input) }
-            yaw += g.yawLogits
-            pitch += g.pitchLogits
-            gazeMaps.append(g.layer4)
-            textureMaps.append(timed("tam") { tam(input) })
-            if let aam { attributeMaps.append(timed("aam") { aam(input) }) }
+            let chunk = Array(frames[batch..<min(batch + Self.framesPerClip, frames.count)])
+            let groups = Parallel.mapGroups(chunk.count) { backbones(Array(chunk[$0])) }
+            for group in groups {
+                yaw += group.gaze.yawLogits
+                pitch += group.gaze.pitchLogits
+            }
+            gazeMaps.append(FeatureMap.joiningBatches(groups.map(\.gaze.layer4)))
+            textureMaps.append(FeatureMap.joiningBatches(groups.map(\.texture)))
+            if aam != nil { attributeMaps.append(FeatureMap.joiningBatches(groups.compactMap(\.attribute))) }
+            // The groups ran side by side: a stage took as long as its slowest group.
+            for stage in groups[0].seconds.keys { stages[stage, default: 0] += groups.map { $0.seconds[stage] ?? 0 }.max()! }
         }
         let all = (gaze: FeatureMap.joiningBatches(gazeMaps), texture: FeatureMap.joiningBatches(textureMaps),
                    attribute: aam == nil ? nil : FeatureMap.joiningBatches(attributeMaps))
         // Clips may share frames (the last clip of a count not divisible by 4): gather per clip.
         let order = Self.clips(frameCount: frames.count).flatMap { $0 }
-        let clips = timed("psta") {
-            psta(gaze: all.gaze.selectingBatch(order), texture: all.texture.selectingBatch(order), attribute: all.attribute?.selectingBatch(order))
-        }
+        let start = DispatchTime.now()
+        let clips = psta(gaze: all.gaze.selectingBatch(order), texture: all.texture.selectingBatch(order),
+                         attribute: all.attribute?.selectingBatch(order))
+        stages["psta"] = seconds(since: start)
         return Output(gaze: GAM.gaze(yawLogits: yaw, pitchLogits: pitch), clips: clips, stageSeconds: stages)
+    }
+
+    /// What the backbones make of some frames, with each network's wall seconds.
+    private struct Backbones {
+        var gaze: (yawLogits: [Float], pitchLogits: [Float], layer4: FeatureMap)
+        var texture: FeatureMap
+        var attribute: FeatureMap?
+        var seconds: [String: Double] = [:]
+    }
+
+    private func backbones(_ frames: [[Float]]) -> Backbones {
+        var seconds: [String: Double] = [:]
+        func timed<T>(_ stage: String, _ body: () -> T) -> T {
+            let start = DispatchTime.now()
+            defer { seconds[stage] = self.seconds(since: start) }
+            return body()
+        }
+        let input = FeatureMap(nchw: Array(frames.joined()), batch: frames.count, channels: 3, height: 224, width: 224)
+        let gaze = timed("gam") { gam(input) }
+        let texture = timed("tam") { tam(input) }
+        let attribute = aam.map { aam in timed("aam") { aam(input) } }
+        return Backbones(gaze: gaze, texture: texture, attribute: attribute, seconds: seconds)
     }
 
     /// Decodes every frame, then resizes, crops and normalises them, each stage in parallel
