@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // glibc's mallopt (the process's malloc arenas, set by the executable).
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
         // Tensors and kernels: float32 activations, convolution via cblas_sgemm, pooling.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
@@ -48,7 +50,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "dfgaze", dependencies: [
-            "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors",
+            "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import DFGaze
 import Foundation
 import Tensors
@@ -21,11 +22,25 @@ struct ModelOptions: ParsableArguments {
     var fullGraph = ProcessInfo.processInfo.environment["DFGAZE_FULL_GRAPH"] == "1"
 
     func load() throws -> DFGazeModel {
+        limitMallocArenas()
         if let weights = weights ?? Env.string("DFGAZE_WEIGHTS") {
             return try DFGazeModel(weights: WeightsDirectory.load(from: URL(fileURLWithPath: weights)), fullGraph: fullGraph)
         }
         return try DFGazeModel.demo(fullGraph: fullGraph)
     }
+}
+
+/// One malloc arena per core (unless MALLOC_ARENA_MAX says otherwise), not glibc's default of up
+/// to eight per core. The forward pass allocates few, large buffers from several threads (frame
+/// groups, workers); each arena keeps what its threads freed, and with an arena per thread resident
+/// memory crept up request after request (Tests/Load/vanishing_clients.py: +31-37 MiB over the
+/// rounds after the first; with one per core +3 and +21, flat after). One arena for all was as
+/// flat but costlier under concurrency (throughput.py ratio 0.98-1.09 against 1.08-1.13, 2 cores).
+func limitMallocArenas() {
+    #if os(Linux)
+    guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil else { return }
+    _ = mallopt(M_ARENA_MAX, Int32(ProcessInfo.processInfo.activeProcessorCount))
+    #endif
 }
 
 struct Score: ParsableCommand {
