@@ -84,7 +84,8 @@ public enum Parallel {
     /// How many groups `mapGroups` makes of `count` items on `width` threads: each group gets
     /// width / groups threads, so the one with the most items takes ceil(count / groups) /
     /// (width / groups) item-times; the fewest such, and among equals the most groups (2 frames
-    /// on each of 2 cores rather than 4 frames split on both; 4 frames on 8 threads: 4 groups of 2).
+    /// on each of 2 cores rather than 4 frames split on both; 4 frames on 8 threads: 4 groups of
+    /// one frame, 2 threads each).
     public static func groups(_ count: Int, width: Int) -> Int {
         guard count > 1, width > 1 else { return 1 }
         // Item-times compared as fractions: ceil(count / g) / (width / g).
