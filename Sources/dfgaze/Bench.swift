@@ -22,8 +22,7 @@ struct Bench: ParsableCommand {
     var frames: [String] = []
 
     /// How the cores are shared: backbone frame groups, then operations split within a group.
-    private func sharing(frames: Int) -> String {
-        let groups = Parallel.groups(frames, width: Parallel.width)
+    private func sharing(groups: Int) -> String {
         let inside = Parallel.width / groups
         return groups > 1
             ? "backbones on \(groups) groups of frames side by side (each operation split \(inside) way\(inside == 1 ? "" : "s") within), aggregator split \(Parallel.width) ways"
@@ -81,9 +80,10 @@ struct Bench: ParsableCommand {
         let gemmSeconds = median(gemm.map(\.seconds)) / gemmCallers
         let gemmGFLOP = median(gemm.map { Double($0.flops) }) / 1e9
         let gemmGFLOPS = gemmGFLOP / gemmSeconds
+        let frameGroups = Parallel.groups(min(jpegs.count, DFGazeModel.framesPerClip), width: Parallel.width)
         let figures: [String: Any] = [
             "frames": jpegs.count, "runs": samples.count, "threads": cores, "blas_threads": BLAS.threads, "split_ways": Parallel.width,
-            "frame_groups": Parallel.groups(min(jpegs.count, DFGazeModel.framesPerClip), width: Parallel.width),
+            "frame_groups": frameGroups,
             "full_graph": dfgaze.aam != nil,
             "end_to_end_s": median(endToEnd), "stages_s": stages,
             "gflop": gflop, "gflop_per_network": macs.mapValues { 2 * Double($0) / 1e9 },
@@ -99,7 +99,7 @@ struct Bench: ParsableCommand {
             return
         }
         print("DFGaze bench: \(jpegs.count) frames, median of \(samples.count) runs, \(cores) thread(s): "
-              + (openblasThreads ? "OpenBLAS-threaded GEMMs" : sharing(frames: min(jpegs.count, DFGazeModel.framesPerClip)))
+              + (openblasThreads ? "OpenBLAS-threaded GEMMs" : sharing(groups: frameGroups))
               + (dfgaze.aam != nil ? ", full graph" : ""))
         print(String(format: "  end to end (JPEG in, JSON out)  %8.3f s", median(endToEnd)))
         for stage in ["decode", "preprocess", "forward", "gam", "tam", "aam", "psta"] where stages[stage] != nil {

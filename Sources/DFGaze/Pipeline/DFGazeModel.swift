@@ -136,7 +136,7 @@ public final class DFGazeModel: @unchecked Sendable {
         var gaze: (yawLogits: [Float], pitchLogits: [Float], layer4: FeatureMap)
         var texture: FeatureMap
         var attribute: FeatureMap?
-        var seconds: [String: Double] = [:]
+        var seconds: [String: Double]
     }
 
     private func backbones(_ frames: [[Float]]) -> Backbones {
