@@ -11,6 +11,12 @@ struct DFGazeCommand: ParsableCommand {
         commandName: "dfgaze",
         abstract: "DFGaze Serve: deepfake scoring from face frames by spatial-temporal gaze inconsistency.",
         subcommands: [Serve.self, Score.self, WeightsCommand.self, Bench.self])
+
+    /// Process-wide settings first, before any thread allocates, then the command line.
+    static func main() {
+        limitMallocArenas()
+        main(nil)
+    }
 }
 
 /// Options shared by the commands that load a model.
@@ -22,7 +28,6 @@ struct ModelOptions: ParsableArguments {
     var fullGraph = ProcessInfo.processInfo.environment["DFGAZE_FULL_GRAPH"] == "1"
 
     func load() throws -> DFGazeModel {
-        limitMallocArenas()
         if let weights = weights ?? Env.string("DFGAZE_WEIGHTS") {
             return try DFGazeModel(weights: WeightsDirectory.load(from: URL(fileURLWithPath: weights)), fullGraph: fullGraph)
         }
