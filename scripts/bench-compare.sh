@@ -48,6 +48,10 @@ for t in (1, 2):
           f" {of('non_gemm_fraction'):>8.2f} {max(o['peak_rss_mib'] for o in ours):>6.0f}MiB")
     stages = {k: med([o["stages_s"][k] for o in ours]) for k in ours[0]["stages_s"]}
     print(f"        stages: " + ", ".join(f"{k} {v:.3f}s" for k, v in sorted(stages.items())))
+    floor = [o["gemm_floor_s"] for o in ours]
+    print(f"        floor (GEMM work issued at the same run's sgemm rate, nothing else) {med(floor):.3f}s:"
+          f" best possible ours/ORT {med([a / b for a, b in zip(floor, ort_s)]):.2f},"
+          f" ours/torch {med([a / b for a, b in zip(floor, torch_s)]):.2f}")
     print(f"        per round ours/ORT: " + " ".join(f"{x:.2f}" for x in vs_ort)
           + "; ours/torch: " + " ".join(f"{x:.2f}" for x in vs_torch))
 print("goal: ours/ORT <= 0.67 and ours/torch <= 0.40 (ours: end to end without AAM, whose maps never reach the score;"
