@@ -13,12 +13,22 @@ public enum Pool {
                                into: out.baseAddress! + planes.lowerBound * oh * ow, outHeight: oh, outWidth: ow,
                                kernel: kernel, stride: stride, padding: padding, empty: -.infinity, fold: Swift.max) {
                         columnMax, _, _, line in
-                        for ox in 0..<ow {
+                        func clipped(_ ox: Int) {
                             let (x0, x1) = clip(ox * stride - padding, kernel, w)
                             var m = -Float.infinity
                             for xx in x0..<x1 { m = Swift.max(m, columnMax[xx]) }
                             line[ox] = m
                         }
+                        let inside = interior(outWidth: ow, kernel: kernel, stride: stride, padding: padding, width: w)
+                        for ox in 0..<inside.lowerBound { clipped(ox) }
+                        if kernel == 3 && stride == 2 {
+                            // The stem's pooling, with constant offsets so that the loop vectorizes.
+                            let c = columnMax - padding
+                            for ox in inside { line[ox] = Swift.max(Swift.max(c[2 * ox], c[2 * ox + 1]), c[2 * ox + 2]) }
+                        } else {
+                            for ox in inside { clipped(ox) }
+                        }
+                        for ox in inside.upperBound..<ow { clipped(ox) }
                     }
                 }
             }
@@ -60,7 +70,7 @@ public enum Pool {
                         columnSum, ys, rows, line in
                         // PyTorch counts padding up to the padded edge, never past it.
                         let paddedRows = Swift.min(ys + kernel, h + padding) - ys
-                        for ox in 0..<ow {
+                        func clipped(_ ox: Int) {
                             let xs = ox * stride - padding
                             let (x0, x1) = clip(xs, kernel, w)
                             var s: Float = 0
@@ -70,6 +80,19 @@ public enum Pool {
                                 : rows * (x1 - x0)
                             line[ox] = s / Float(divisor)
                         }
+                        let inside = interior(outWidth: ow, kernel: kernel, stride: stride, padding: padding, width: w)
+                        for ox in 0..<inside.lowerBound { clipped(ox) }
+                        // Windows wholly inside the row: one divisor, and for Res2Net's kinds
+                        // constant offsets so that the loop vectorizes (the same sums in the same order).
+                        let divisor = Float((countIncludePad ? paddedRows : rows) * kernel)
+                        let c = columnSum - padding
+                        switch (kernel, stride) {
+                        case (2, 2): for ox in inside { line[ox] = (c[2 * ox] + c[2 * ox + 1]) / divisor }
+                        case (3, 1): for ox in inside { line[ox] = (c[ox] + c[ox + 1] + c[ox + 2]) / divisor }
+                        case (3, 2): for ox in inside { line[ox] = (c[2 * ox] + c[2 * ox + 1] + c[2 * ox + 2]) / divisor }
+                        default: for ox in inside { clipped(ox) }
+                        }
+                        for ox in inside.upperBound..<ow { clipped(ox) }
                     }
                 }
             }
@@ -136,6 +159,14 @@ public enum Pool {
             }
         }
         return out
+    }
+
+    /// The outputs whose windows lie wholly inside a row of `width` (no padding, no clipping).
+    @inline(__always)
+    private static func interior(outWidth ow: Int, kernel: Int, stride: Int, padding: Int, width: Int) -> Range<Int> {
+        let first = Swift.min(ow, (padding + stride - 1) / stride)
+        let lastStart = width - kernel + padding  // the last window start (plus padding) inside the row
+        return first..<(lastStart < 0 ? first : Swift.max(first, Swift.min(ow, lastStart / stride + 1)))
     }
 
     /// The window [start, start+kernel) clipped to [0, size).

@@ -42,9 +42,11 @@ final class BackboneKernelTests: XCTestCase {
 
     func testMaxPoolingMatchesDirectLoops() {
         // The ResNet stem's 3x3 stride 2 padding 1, on even and odd sizes, and a 2x2 stride 1;
-        // windows clipped at both edges, and maps with no window wholly inside a row.
+        // windows clipped at both edges, maps with no window wholly inside a row, and rows wide
+        // enough for the interior's vectorized loop.
         for (h, w, k, s, p) in [(8, 8, 3, 2, 1), (7, 9, 3, 2, 1), (5, 4, 2, 1, 0), (1, 3, 3, 2, 1),
-                                (6, 7, 3, 1, 1), (4, 5, 5, 3, 2), (3, 2, 3, 2, 1), (9, 9, 2, 2, 0)] {
+                                (6, 7, 3, 1, 1), (4, 5, 5, 3, 2), (3, 2, 3, 2, 1), (9, 9, 2, 2, 0),
+                                (5, 40, 3, 2, 1), (4, 45, 3, 2, 1)] {
             let x = map(3, 2, h, w, seed: 10)
             let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
             var expected: [Float] = []
@@ -62,10 +64,13 @@ final class BackboneKernelTests: XCTestCase {
 
     func testAveragePoolingMatchesDirectLoops() {
         // Res2Net's two kinds (3x3 padding 1 counting padding, strides 1 and 2; kernel = stride
-        // with ceil mode, padding not counted) on even and odd sizes, and a padded window not counted.
+        // with ceil mode, padding not counted) on even and odd sizes, a padded window not counted,
+        // and rows wide enough for the interior's vectorized loops.
         for (h, w, k, s, p, ceil, counted) in [(8, 8, 3, 1, 1, false, true), (7, 9, 3, 2, 1, false, true),
                                                (8, 6, 2, 2, 0, true, false), (7, 5, 2, 2, 0, true, false),
-                                               (5, 7, 3, 3, 0, true, false), (6, 5, 3, 2, 1, true, false), (1, 1, 3, 1, 1, false, true)] {
+                                               (5, 7, 3, 3, 0, true, false), (6, 5, 3, 2, 1, true, false), (1, 1, 3, 1, 1, false, true),
+                                               (4, 40, 2, 2, 0, true, false), (3, 37, 2, 2, 0, true, false),
+                                               (5, 38, 3, 1, 1, false, true), (5, 41, 3, 2, 1, false, true)] {
             let x = map(3, 2, h, w, seed: 12)
             let (oh, ow) = Pool.averageOutputSize(height: h, width: w, kernel: k, stride: s, padding: p, ceilMode: ceil)
             var expected: [Float] = []
