@@ -237,23 +237,24 @@ public struct Conv2d: Sendable {
             // then the points, then the outputs, each phase over all tiles. The input is
             // transformed in full before any output is written, so output may alias input.
             let tiles = tileRows * tw
-            return Scratch.with(count: points * (inChannels + outChannels) * tiles) { v in
-                let m = v + points * inChannels * tiles
-                Parallel.forEach(inChannels) { channels in
-                    Winograd.transformInput(input, channels: channels, of: inChannels, batch: batch, height: height,
-                                            width: width, tileRows: 0..<tileRows, into: v)
-                }
-                winogradFilters.withUnsafeBufferPointer { u in
-                    Parallel.forEach(points) { points in
-                        Winograd.multiply(filters: u.baseAddress!, points: points, outChannels: outChannels,
-                                          inChannels: inChannels, input: v, columns: tiles, into: m)
+            return Scratch.with(count: points * inChannels * tiles) { v in
+                Scratch.withZeros(count: points * outChannels * tiles) { m in
+                    Parallel.forEach(inChannels) { channels in
+                        Winograd.transformInput(input, channels: channels, of: inChannels, batch: batch, height: height,
+                                                width: width, tileRows: 0..<tileRows, into: v)
                     }
-                }
-                bias.withUnsafeBufferPointer { bias in
-                    Parallel.forEach(outChannels) { rows in
-                        Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height,
-                                                 width: width, tileRows: 0..<tileRows, bias: bias.baseAddress!, into: output,
-                                                 accumulate: accumulate, relu: relu)
+                    winogradFilters.withUnsafeBufferPointer { u in
+                        Parallel.forEach(points) { points in
+                            Winograd.multiply(filters: u.baseAddress!, points: points, outChannels: outChannels,
+                                              inChannels: inChannels, input: v, columns: tiles, into: m)
+                        }
+                    }
+                    bias.withUnsafeBufferPointer { bias in
+                        Parallel.forEach(outChannels) { rows in
+                            Winograd.transformOutput(m, channels: rows, of: outChannels, batch: batch, height: height,
+                                                     width: width, tileRows: 0..<tileRows, bias: bias.baseAddress!,
+                                                     into: output, accumulate: accumulate, relu: relu)
+                        }
                     }
                 }
             }
@@ -274,16 +275,17 @@ public struct Conv2d: Sendable {
         let block = Swift.max(Winograd.cacheFloats / perTileRow, (Winograd.blockTiles + tw - 1) / tw)
         winogradFilters.withUnsafeBufferPointer { u in
             bias.withUnsafeBufferPointer { bias in
-                Parallel.forEachBlock(tileRows, atMost: block, floatsPerItem: perTileRow) { rows, v in
+                Parallel.forEachBlock(tileRows, atMost: block, floatsPerItem: points * inChannels * tw) { rows, v in
                     let tiles = rows.count * tw
-                    let m = v + points * inChannels * tiles
-                    Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch, height: height,
-                                            width: width, tileRows: rows, into: v)
-                    Winograd.multiply(filters: u.baseAddress!, points: 0..<points, outChannels: outChannels,
-                                      inChannels: inChannels, input: v, columns: tiles, into: m)
-                    Winograd.transformOutput(m, channels: 0..<outChannels, of: outChannels, batch: batch, height: height,
-                                             width: width, tileRows: rows, bias: bias.baseAddress!, into: output,
-                                             accumulate: accumulate, relu: relu)
+                    Scratch.withZeros(count: points * outChannels * tiles) { m in
+                        Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch,
+                                                height: height, width: width, tileRows: rows, into: v)
+                        Winograd.multiply(filters: u.baseAddress!, points: 0..<points, outChannels: outChannels,
+                                          inChannels: inChannels, input: v, columns: tiles, into: m)
+                        Winograd.transformOutput(m, channels: 0..<outChannels, of: outChannels, batch: batch,
+                                                 height: height, width: width, tileRows: rows, bias: bias.baseAddress!,
+                                                 into: output, accumulate: accumulate, relu: relu)
+                    }
                 }
             }
         }

@@ -5,19 +5,28 @@ import Foundation
 /// A call takes an idle buffer, grows it if it is too small, and returns it when done: in steady
 /// state the kernels neither allocate nor touch fresh pages. Thread-safe: concurrent calls (several
 /// inference workers) get different buffers, so the pool holds as many as ever ran at once.
+///
+/// `zeros`: a second pool whose buffers are all zeros whenever idle. Its callers get `count` zeros
+/// and must leave them zero (Winograd's GEMMs accumulate onto such a buffer and its inverse
+/// transform clears what it reads), which spares the GEMMs a pass zeroing their output (beta = 0).
 final class Scratch: @unchecked Sendable {
     static let shared = Scratch()
+    static let zeros = Scratch(zeroed: true)
+    private let zeroed: Bool
     private let lock = NSLock()
     private var idle: [Buffer] = []
+
+    init(zeroed: Bool = false) { self.zeroed = zeroed }
 
     private final class Buffer {
         var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 0)
         var capacity = 0
 
-        func reserve(_ count: Int) {
+        func reserve(_ count: Int, zeroed: Bool) {
             guard count > capacity else { return }
             pointer.deallocate()
             pointer = .allocate(capacity: count)
+            if zeroed { pointer.initialize(repeating: 0, count: count) }
             capacity = count
         }
 
@@ -40,6 +49,11 @@ final class Scratch: @unchecked Sendable {
         shared.with(count: count, body)
     }
 
+    /// Runs `body` with `count` zeros, valid only during the call; `body` must leave them zero.
+    static func withZeros<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        zeros.with(count: count, body)
+    }
+
     func with<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
         lock.lock()
         let buffer = take(atLeast: count)
@@ -49,7 +63,7 @@ final class Scratch: @unchecked Sendable {
             idle.append(buffer)
             lock.unlock()
         }
-        buffer.reserve(count)
+        buffer.reserve(count, zeroed: zeroed)
         return body(buffer.pointer)
     }
 }

@@ -115,10 +115,11 @@ enum Winograd {
 
     /// y = Aᵀ M A + bias for every tile (added to what y holds when `accumulate`: the residual),
     /// then ReLU if asked, cropping the padded last row and column: m holds M_p [O, tiles] for
-    /// the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
+    /// the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. What is read of m
+    /// is left zero, ready for the next GEMMs to accumulate onto (while it is still in cache).
     /// Only output `channels` (of `count`) and `tileRows` (m's columns) are written, so parts can
     /// run side by side.
-    static func transformOutput(_ m: UnsafePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
+    static func transformOutput(_ m: UnsafeMutablePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
                                 height h: Int, width w: Int, tileRows: Range<Int>, bias: UnsafePointer<Float>,
                                 into y: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool) {
         let (th, tw) = tiles(height: h, width: w)
@@ -141,8 +142,10 @@ enum Winograd {
                                                 t + (8 + j) * pointStride, t + (12 + j) * pointStride)
                         let (s0, s1) = (s + j * tw, s + (4 + j) * tw)
                         for tx in 0..<tw {
-                            s0[tx] = m0[tx] + m1[tx] + m2[tx]
-                            s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                            let (a, b, c, d) = (m0[tx], m1[tx], m2[tx], m3[tx])
+                            s0[tx] = a + b + c
+                            s1[tx] = b - c - d
+                            (m0[tx], m1[tx], m2[tx], m3[tx]) = (0, 0, 0, 0)
                         }
                     }
                     for half in 0..<2 where 2 * ty + half < h {
@@ -165,12 +168,13 @@ enum Winograd {
         }
     }
 
-    /// The GEMMs M_p = U_p V_p for the transform `points` given (of the 16).
+    /// The GEMMs M_p = U_p V_p for the transform `points` given (of the 16), accumulated onto m,
+    /// which must hold zeros (`Scratch.withZeros`): beta = 0 would cost a pass zeroing it.
     static func multiply(filters u: UnsafePointer<Float>, points: Range<Int>, outChannels o: Int, inChannels c: Int,
                          input v: UnsafePointer<Float>, columns: Int, into m: UnsafeMutablePointer<Float>) {
         for p in points {
             BLAS.sgemm(m: o, n: columns, k: c, a: u + p * o * c, lda: c, b: v + p * c * columns, ldb: columns,
-                       beta: 0, c: m + p * o * columns, ldc: columns)
+                       beta: 1, c: m + p * o * columns, ldc: columns)
         }
     }
 }

@@ -24,4 +24,19 @@ final class ScratchTests: XCTestCase {
         XCTAssertEqual(pool.with(count: 100) { $0 }, small)
         XCTAssertEqual(pool.with(count: 4000) { $0 }, grown)
     }
+
+    func testTheZerosPoolHandsOutZerosAlsoWhenItGrows() {
+        let pool = Scratch(zeroed: true)
+        func allZero(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Bool { (0..<n).allSatisfy { p[$0] == 0 } }
+        let first = pool.with(count: 100) { p in
+            XCTAssertTrue(allZero(p, 100))
+            return p
+        }
+        // The same buffer again, still zeros (its user left it so), then a larger one: new zeros.
+        XCTAssertEqual(pool.with(count: 80) { p in
+            XCTAssertTrue(allZero(p, 80))
+            return p
+        }, first)
+        pool.with(count: 10_000) { p in XCTAssertTrue(allZero(p, 10_000)) }
+    }
 }
