@@ -116,7 +116,7 @@ enum Winograd {
     /// y = Aᵀ M A + bias for every tile (added to what y holds when `accumulate`: the residual),
     /// then ReLU if asked, cropping the padded last row and column: m holds M_p [O, tiles] for
     /// the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. What is read of m
-    /// is left zero, ready for the next GEMMs to accumulate onto (while it is still in cache).
+    /// is left zero (channel by channel, while it is in cache) for the next GEMMs to accumulate onto.
     /// Only output `channels` (of `count`) and `tileRows` (m's columns) are written, so parts can
     /// run side by side.
     static func transformOutput(_ m: UnsafeMutablePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
@@ -142,10 +142,8 @@ enum Winograd {
                                                 t + (8 + j) * pointStride, t + (12 + j) * pointStride)
                         let (s0, s1) = (s + j * tw, s + (4 + j) * tw)
                         for tx in 0..<tw {
-                            let (a, b, c, d) = (m0[tx], m1[tx], m2[tx], m3[tx])
-                            s0[tx] = a + b + c
-                            s1[tx] = b - c - d
-                            (m0[tx], m1[tx], m2[tx], m3[tx]) = (0, 0, 0, 0)
+                            s0[tx] = m0[tx] + m1[tx] + m2[tx]
+                            s1[tx] = m1[tx] - m2[tx] - m3[tx]
                         }
                     }
                     for half in 0..<2 where 2 * ty + half < h {
@@ -164,6 +162,8 @@ enum Winograd {
                         }
                     }
                 }
+                // The channel's M, all read: zero again in long runs, while it is in cache.
+                for p in 0..<points { (m + p * pointStride + o * columns).update(repeating: 0, count: columns) }
             }
         }
     }
