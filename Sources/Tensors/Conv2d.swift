@@ -319,9 +319,14 @@ public struct Conv2d: Sendable {
                         let line = plane + iy * w + (ox0 * s - p + kx)
                         if s == 1 {
                             (out + ox0).update(from: line, count: ox1 - ox0)
+                        } else if s == 2 {
+                            // Every strided convolution of the networks: a constant stride lets
+                            // the gather vectorize.
+                            let row = out + ox0
+                            for i in 0..<(ox1 - ox0) { row[i] = line[2 &* i] }
                         } else {
                             // Wrapping arithmetic: the bounds are already clipped, and the
-                            // checks kept this gather (every strided convolution) scalar.
+                            // checks kept this gather scalar.
                             let row = out + ox0
                             for i in 0..<(ox1 - ox0) { row[i] = line[i &* s] }
                         }
