@@ -67,6 +67,10 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
                                height h: Int, width w: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(height: h, width: w)
+        if w <= ShortRows.width {
+            return transformShortRows(x, channels: channels, of: count, batch: batch, height: h, width: w,
+                                      tileRows: tileRows, into: v)
+        }
         let columns = tileRows.count * tw
         let pointStride = count * columns
         let pw = 2 * tw + 2  // the padded row: one zero column left, one or two right
@@ -108,6 +112,74 @@ enum Winograd {
                             p3[tx] = o0 - o1
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Maps at most 16 wide (14x14 and 7x7): rows of 7 or 4 tiles are too short for the loops of
+    /// `transformInput` to vectorize, so a whole row of tiles is done at once in SIMD registers.
+    enum ShortRows {
+        static let width = 16
+        /// Floats per row of the zero-padded plane: loads of 16 from columns 0 and 2.
+        static let stride = 24
+    }
+
+    /// `transformInput` for w <= 16: each plane copied into a zero-padded buffer (so loads never
+    /// leave it), then per tile row Bᵀ down the four rows as SIMD16, and B across from the even and
+    /// odd columns as SIMD8, one tile per lane. The same operations on the same values, so the
+    /// same bits.
+    private static func transformShortRows(_ x: UnsafePointer<Float>, channels: Range<Int>, of count: Int,
+                                           batch: Int, height h: Int, width w: Int, tileRows: Range<Int>,
+                                           into v: UnsafeMutablePointer<Float>) {
+        let (th, tw) = tiles(height: h, width: w)
+        let columns = tileRows.count * tw
+        let pointStride = count * columns
+        let stride = ShortRows.stride
+        // Plane row y at padded row y + 1, column i at padded column i + 1; the rest stays zero.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (2 * th + 2) * stride) { buffer in
+            let padded = buffer.baseAddress!
+            buffer.initialize(repeating: 0)
+            for c in channels {
+                var plane = -1
+                for tileRow in tileRows {
+                    let (n, ty) = tileRow.quotientAndRemainder(dividingBy: th)
+                    if n != plane {
+                        plane = n
+                        let source = x + (c * batch + n) * h * w
+                        for y in 0..<h { (padded + (y + 1) * stride + 1).update(from: source + y * w, count: w) }
+                    }
+                    let rows = UnsafeRawPointer(padded + 2 * ty * stride)
+                    func load(_ row: Int, _ column: Int) -> SIMD16<Float> {
+                        rows.loadUnaligned(fromByteOffset: (row * stride + column) * 4, as: SIMD16<Float>.self)
+                    }
+                    // Bᵀ down, at padded columns 0..<16 (t) and 2..<18 (u).
+                    let (d0, d1, d2, d3) = (load(0, 0), load(1, 0), load(2, 0), load(3, 0))
+                    let (e0, e1, e2, e3) = (load(0, 2), load(1, 2), load(2, 2), load(3, 2))
+                    let base = v + c * columns + (tileRow - tileRows.lowerBound) * tw
+                    // Lanes past tw spill into the next tile rows' run, written after, where the
+                    // channel's run goes on for all 8 lanes; beyond it they would hit another run.
+                    let spills = (tileRows.upperBound - tileRow) * tw >= 8
+                    func store(_ point: Int, _ tiles: SIMD8<Float>) {
+                        let out = base + point * pointStride
+                        if spills {
+                            UnsafeMutableRawPointer(out).storeBytes(of: tiles, as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<tw { out[lane] = tiles[lane] }
+                        }
+                    }
+                    // B across strip k: t at columns 2tx, 2tx + 1 (even, odd), u at 2tx + 2, 2tx + 3.
+                    func across(_ k: Int, _ t: SIMD16<Float>, _ u: SIMD16<Float>) {
+                        let (even, odd, even1, odd1) = (t.evenHalf, t.oddHalf, u.evenHalf, u.oddHalf)
+                        store(4 * k, even - even1)
+                        store(4 * k + 1, odd + even1)
+                        store(4 * k + 2, even1 - odd)
+                        store(4 * k + 3, odd - odd1)
+                    }
+                    across(0, d0 - d2, e0 - e2)
+                    across(1, d1 + d2, e1 + e2)
+                    across(2, d2 - d1, e2 - e1)
+                    across(3, d1 - d3, e1 - e3)
                 }
             }
         }
