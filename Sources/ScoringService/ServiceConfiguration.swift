@@ -5,8 +5,7 @@ import Foundation
 public struct ServiceConfiguration: Sendable {
     /// Threshold, frames per request and JPEG size limits.
     public var scoring = ScoringOptions()
-    /// Requests scored at once. Each forward pass already uses every core through OpenBLAS,
-    /// so more workers mostly add memory and contention.
+    /// Requests scored at once (`dfgaze serve` runs 2; Tests/Load/throughput.py compares).
     public var workers = 1
     /// Requests waiting for a worker beyond those being scored; past it, 503 at once.
     public var queueDepth = 8
