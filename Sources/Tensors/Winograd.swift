@@ -67,7 +67,7 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
                                height h: Int, width w: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(height: h, width: w)
-        if w <= ShortRows.width {
+        if w <= shortRowsWidth {
             return transformShortRows(x, channels: channels, of: count, batch: batch, height: h, width: w,
                                       tileRows: tileRows, into: v)
         }
@@ -117,13 +117,9 @@ enum Winograd {
         }
     }
 
-    /// Maps at most 16 wide (14x14 and 7x7): rows of 7 or 4 tiles are too short for the loops of
+    /// Maps at most this wide (14x14 and 7x7): rows of 7 or 4 tiles are too short for the loops of
     /// `transformInput` to vectorize, so a whole row of tiles is done at once in SIMD registers.
-    enum ShortRows {
-        static let width = 16
-        /// Floats per row of the zero-padded plane: loads of 16 from columns 0 and 2.
-        static let stride = 24
-    }
+    static let shortRowsWidth = 16
 
     /// `transformInput` for w <= 16: each plane copied into a zero-padded buffer (so loads never
     /// leave it), then per tile row Bᵀ down the four rows as SIMD16, and B across from the even and
@@ -135,7 +131,7 @@ enum Winograd {
         let (th, tw) = tiles(height: h, width: w)
         let columns = tileRows.count * tw
         let pointStride = count * columns
-        let stride = ShortRows.stride
+        let stride = 24  // floats per padded row: SIMD16 loads from columns 0 and 2
         // Plane row y at padded row y + 1, column i at padded column i + 1; the rest stays zero.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: (2 * th + 2) * stride) { buffer in
             let padded = buffer.baseAddress!

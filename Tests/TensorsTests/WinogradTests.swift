@@ -14,7 +14,8 @@ final class WinogradTests: XCTestCase {
 
     func testMatchesTheDirectConvolutionAtEveryMapSizeAndOddEdges() {
         for (c, n, h, w) in [(8, 2, 56, 56), (16, 2, 28, 28), (24, 3, 14, 14), (32, 4, 7, 7), (5, 1, 112, 112),
-                             (3, 2, 5, 9), (4, 1, 1, 1), (4, 2, 2, 3), (6, 1, 9, 4)] {
+                             (3, 2, 5, 9), (4, 1, 1, 1), (4, 2, 2, 3), (6, 1, 9, 4),
+                             (4, 3, 200, 12)] {  // last: a narrow map in blocks of tile rows that start mid-frame
             let (conv, weight, bias) = conv(out: 7, in: c, seed: UInt64(h * 100 + w))
             XCTAssertFalse(conv.winogradFilters.isEmpty, "3x3 stride 1 padding 1 should run as Winograd")
             let x = map(c, n, h, w, seed: UInt64(c))
