@@ -237,8 +237,8 @@ public struct Conv2d: Sendable {
             // then the points, then the outputs, each phase over all tiles. The input is
             // transformed in full before any output is written, so output may alias input.
             let tiles = tileRows * tw
-            return Scratch.with(count: points * inChannels * tiles) { v in
-                Scratch.withZeros(count: points * outChannels * tiles) { m in
+            return Scratch.with(count: Winograd.matrixFloats(rows: inChannels, columns: tiles)) { v in
+                Scratch.withZeros(count: Winograd.matrixFloats(rows: outChannels, columns: tiles)) { m in
                     Parallel.forEach(inChannels) { channels in
                         Winograd.transformInput(input, channels: channels, of: inChannels, batch: batch, height: height,
                                                 width: width, tileRows: 0..<tileRows, into: v)
@@ -275,9 +275,10 @@ public struct Conv2d: Sendable {
         let block = Swift.max(Winograd.cacheFloats / perTileRow, (Winograd.blockTiles + tw - 1) / tw)
         winogradFilters.withUnsafeBufferPointer { u in
             bias.withUnsafeBufferPointer { bias in
-                Parallel.forEachBlock(tileRows, atMost: block, floatsPerItem: points * inChannels * tw) { rows, v in
+                Parallel.forEachBlock(tileRows, atMost: block, floatsPerItem: points * inChannels * tw,
+                                      extraFloats: Winograd.matrixPadding) { rows, v in
                     let tiles = rows.count * tw
-                    Scratch.withZeros(count: points * outChannels * tiles) { m in
+                    Scratch.withZeros(count: Winograd.matrixFloats(rows: outChannels, columns: tiles)) { m in
                         Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch,
                                                 height: height, width: width, tileRows: rows, into: v)
                         Winograd.multiply(filters: u.baseAddress!, points: 0..<points, outChannels: outChannels,

@@ -57,6 +57,22 @@ enum Winograd {
         return u
     }
 
+    /// Floats from one transform point's matrix to the next in V and M ([16][rows][columns]):
+    /// rows·columns rounded up to 16 past a multiple of 1024, so that the 16 runs of one row, read
+    /// or written together, start in 16 different cache sets. With strides of a multiple of 4 KiB
+    /// (256 channels of 14x14 tiles, 512 of 7x7, 64 of 56x56) they all fell in one set and evicted
+    /// each other: measured alone, the inverse transform ran 1.4-3.2x and the input transform
+    /// 1.6-1.7x slower on those shapes.
+    static func pointStride(rows: Int, columns: Int) -> Int {
+        (rows * columns + 1023 - 16) / 1024 * 1024 + 16
+    }
+
+    /// Floats of V or M: 16 points of `rows` x `columns`, with the padding `pointStride` adds.
+    static func matrixFloats(rows: Int, columns: Int) -> Int { points * pointStride(rows: rows, columns: columns) }
+
+    /// The most padding `matrixFloats` adds to 16·rows·columns.
+    static let matrixPadding = points * 1023
+
     /// Tiles per frame of an h x w map.
     static func tiles(height h: Int, width w: Int) -> (rows: Int, columns: Int) { ((h + 1) / 2, (w + 1) / 2) }
 
@@ -72,7 +88,7 @@ enum Winograd {
                                       tileRows: tileRows, into: v)
         }
         let columns = tileRows.count * tw
-        let pointStride = count * columns
+        let pointStride = Self.pointStride(rows: count, columns: columns)
         let pw = 2 * tw + 2  // the padded row: one zero column left, one or two right
         // Bᵀ d B as two passes, each running along whole rows: Bᵀ down every 4-row strip (all
         // columns at once; rows outside the map read a zero row), then B across, writing each
@@ -130,7 +146,7 @@ enum Winograd {
                                            into v: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(height: h, width: w)
         let columns = tileRows.count * tw
-        let pointStride = count * columns
+        let pointStride = Self.pointStride(rows: count, columns: columns)
         let stride = 24  // floats per padded row: SIMD16 loads from columns 0 and 2
         // Plane row y at padded row y + 1, column i at padded column i + 1; the rest stays zero.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: (2 * th + 2) * stride) { buffer in
@@ -184,7 +200,7 @@ enum Winograd {
     /// y = Aᵀ M A + bias for every tile (added to what y holds when `accumulate`: the residual),
     /// then ReLU if asked, cropping the padded last row and column: m holds M_p [O, tiles] for
     /// the 16 points; y is [O][N][H][W]. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. What is read of m
-    /// is left zero (channel by channel, while it is in cache) for the next GEMMs to accumulate onto.
+    /// is left zero for the next GEMMs to accumulate onto.
     /// Only output `channels` (of `count`) and `tileRows` (m's columns) are written, so parts can
     /// run side by side.
     static func transformOutput(_ m: UnsafeMutablePointer<Float>, channels: Range<Int>, of count: Int, batch: Int,
@@ -192,46 +208,80 @@ enum Winograd {
                                 into y: UnsafeMutablePointer<Float>, accumulate: Bool, relu: Bool) {
         let (th, tw) = tiles(height: h, width: w)
         let columns = tileRows.count * tw
-        let pointStride = count * columns
-        // Aᵀ down (the four rows of M, each point's tiles contiguous), then A across into one
-        // output row, then that row stored with the bias: passes along rows, the same additions
-        // in the same order as tile by tile.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * tw) { buffer in
-            let s = buffer.baseAddress!  // s0_j at j·tw, s1_j at (4 + j)·tw
-            let line = s + 8 * tw  // one output row, 2·tw wide
+        let pointStride = Self.pointStride(rows: count, columns: columns)
+        // Per channel, two passes. First Aᵀ M A of all the channel's tiles at once, 8 tiles a
+        // step (each point's tiles are one contiguous run, so whole rows of tiles never have to
+        // be short loops), zeroing M as it is read, into the four outputs of every tile (+ bias,
+        // and the ReLU when nothing is added after). Then each tile row's outputs interleaved
+        // into its two output rows. The same additions in the same order as tile by tile.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * columns) { buffer in
+            let (y00, y01) = (buffer.baseAddress!, buffer.baseAddress! + columns)
+            let (y10, y11) = (y01 + columns, y01 + 2 * columns)
+            let rectifyNow = relu && !accumulate
             for o in channels {
                 let b = bias[o]
-                for tileRow in tileRows {
-                    let (n, ty) = tileRow.quotientAndRemainder(dividingBy: th)
-                    let plane = y + (o * batch + n) * h * w
-                    let t = m + o * columns + (tileRow - tileRows.lowerBound) * tw
-                    for j in 0..<4 {
-                        let (m0, m1, m2, m3) = (t + j * pointStride, t + (4 + j) * pointStride,
-                                                t + (8 + j) * pointStride, t + (12 + j) * pointStride)
-                        let (s0, s1) = (s + j * tw, s + (4 + j) * tw)
-                        for tx in 0..<tw {
-                            s0[tx] = m0[tx] + m1[tx] + m2[tx]
-                            s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                let channel = m + o * columns
+                // Tiles t..<t+lanes (lanes <= 8: the last step may be short).
+                func tiles(_ t: Int, _ lanes: Int) {
+                    func load(_ p: Int) -> SIMD8<Float> {
+                        let run = channel + p * pointStride + t
+                        var v = SIMD8<Float>()
+                        if lanes == 8 {
+                            v = UnsafeRawPointer(run).loadUnaligned(as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(run).storeBytes(of: SIMD8<Float>(), as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<lanes { v[lane] = run[lane]; run[lane] = 0 }
+                        }
+                        return v
+                    }
+                    // Aᵀ down the 4x4 M (point 4i + j at row i, column j): s0_j, s1_j; then A across.
+                    let (m0, m1, m2, m3) = (load(0), load(1), load(2), load(3))
+                    let (m4, m5, m6, m7) = (load(4), load(5), load(6), load(7))
+                    let (m8, m9, m10, m11) = (load(8), load(9), load(10), load(11))
+                    let (m12, m13, m14, m15) = (load(12), load(13), load(14), load(15))
+                    let (a0, a1, a2, a3) = (m0 + m4 + m8, m1 + m5 + m9, m2 + m6 + m10, m3 + m7 + m11)
+                    let (c0, c1, c2, c3) = (m4 - m8 - m12, m5 - m9 - m13, m6 - m10 - m14, m7 - m11 - m15)
+                    let bv = SIMD8<Float>(repeating: b)
+                    func store(_ v: SIMD8<Float>, _ output: UnsafeMutablePointer<Float>) {
+                        var v = v
+                        if rectifyNow { v.replace(with: 0, where: v .<= 0) }  // as max(x, 0)
+                        if lanes == 8 {
+                            UnsafeMutableRawPointer(output + t).storeBytes(of: v, as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<lanes { output[t + lane] = v[lane] }
                         }
                     }
+                    store(a0 + a1 + a2 + bv, y00)
+                    store(a1 - a2 - a3 + bv, y01)
+                    store(c0 + c1 + c2 + bv, y10)
+                    store(c1 - c2 - c3 + bv, y11)
+                }
+                var t = 0
+                while t + 8 <= columns { tiles(t, 8); t += 8 }
+                if t < columns { tiles(t, columns - t) }
+                for (r, tileRow) in tileRows.enumerated() {
+                    let (n, ty) = tileRow.quotientAndRemainder(dividingBy: th)
+                    let plane = y + (o * batch + n) * h * w
                     for half in 0..<2 where 2 * ty + half < h {
-                        let r = s + 4 * half * tw
-                        let (r0, r1, r2, r3) = (r, r + tw, r + 2 * tw, r + 3 * tw)
-                        for tx in 0..<tw {
-                            line[2 * tx] = r0[tx] + r1[tx] + r2[tx]
-                            line[2 * tx + 1] = r1[tx] - r2[tx] - r3[tx]
-                        }
+                        let (even, odd) = half == 0 ? (y00 + r * tw, y01 + r * tw) : (y10 + r * tw, y11 + r * tw)
                         let out = plane + (2 * ty + half) * w
+                        let pairs = w / 2
                         switch (accumulate, relu) {  // one loop per case: no branch inside
-                        case (false, false): for i in 0..<w { out[i] = line[i] + b }
-                        case (false, true): for i in 0..<w { out[i] = max(line[i] + b, 0) }
-                        case (true, false): for i in 0..<w { out[i] += line[i] + b }
-                        case (true, true): for i in 0..<w { out[i] = max(out[i] + (line[i] + b), 0) }
+                        case (false, _):
+                            for i in 0..<pairs { out[2 * i] = even[i]; out[2 * i + 1] = odd[i] }
+                            if w & 1 == 1 { out[w - 1] = even[pairs] }
+                        case (true, false):
+                            for i in 0..<pairs { out[2 * i] += even[i]; out[2 * i + 1] += odd[i] }
+                            if w & 1 == 1 { out[w - 1] += even[pairs] }
+                        case (true, true):
+                            for i in 0..<pairs {
+                                out[2 * i] = max(out[2 * i] + even[i], 0)
+                                out[2 * i + 1] = max(out[2 * i + 1] + odd[i], 0)
+                            }
+                            if w & 1 == 1 { out[w - 1] = max(out[w - 1] + even[pairs], 0) }
                         }
                     }
                 }
-                // The channel's M, all read: zero again in long runs, while it is in cache.
-                for p in 0..<points { (m + p * pointStride + o * columns).update(repeating: 0, count: columns) }
             }
         }
     }
@@ -241,8 +291,8 @@ enum Winograd {
     static func multiply(filters u: UnsafePointer<Float>, points: Range<Int>, outChannels o: Int, inChannels c: Int,
                          input v: UnsafePointer<Float>, columns: Int, into m: UnsafeMutablePointer<Float>) {
         for p in points {
-            BLAS.sgemm(m: o, n: columns, k: c, a: u + p * o * c, lda: c, b: v + p * c * columns, ldb: columns,
-                       beta: 1, c: m + p * o * columns, ldc: columns)
+            BLAS.sgemm(m: o, n: columns, k: c, a: u + p * o * c, lda: c, b: v + p * pointStride(rows: c, columns: columns),
+                       ldb: columns, beta: 1, c: m + p * pointStride(rows: o, columns: columns), ldc: columns)
         }
     }
 }

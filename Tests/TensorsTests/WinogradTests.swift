@@ -33,6 +33,19 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    func testThe16RunsOfARowOfVOrMStartInDifferentCacheSets() {
+        // They are read (and written) together; a stride of a multiple of 4 KiB put all 16 in one
+        // set of the 8-way L1 (64 sets of 64-byte lines), where they evicted each other.
+        for (rows, columns) in [(256, 196), (512, 64), (64, 3136), (104, 196), (26, 128), (7, 3), (1, 1)] {
+            let stride = Winograd.pointStride(rows: rows, columns: columns)
+            XCTAssertGreaterThanOrEqual(stride, rows * columns)
+            XCTAssertLessThanOrEqual(Winograd.matrixFloats(rows: rows, columns: columns),
+                                     16 * rows * columns + Winograd.matrixPadding)
+            let sets = Set((0..<16).map { p in p * stride * MemoryLayout<Float>.size / 64 % 64 })
+            XCTAssertEqual(sets.count, 16, "\(rows) rows of \(columns) tiles")
+        }
+    }
+
     func testSlicedAndInPlaceFormsEqualThePlainOne() {
         let x = map(12, 2, 7, 6, seed: 5)
         let (conv, _, _) = conv(out: 4, in: 4, seed: 6)
