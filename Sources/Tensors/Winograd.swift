@@ -89,11 +89,13 @@ enum Winograd {
         }
         let columns = tileRows.count * tw
         let pointStride = Self.pointStride(rows: count, columns: columns)
-        let pw = 2 * tw + 2  // the padded row: one zero column left, one or two right
+        // The padded row: one zero column left, one or two right, and 16 more that the last
+        // step's loads may read (lanes past the row's tiles are never stored).
+        let pw = 2 * tw + 2 + 16
         // Bᵀ d B as two passes, each running along whole rows: Bᵀ down every 4-row strip (all
-        // columns at once; rows outside the map read a zero row), then B across, writing each
-        // point's tiles as one contiguous run. The same additions in the same order as tile by
-        // tile, so the same bits.
+        // columns at once; rows outside the map read a zero row), then B across, 8 tiles a step
+        // from the even and odd columns, writing each point's tiles as one contiguous run. The
+        // same additions in the same order as tile by tile, so the same bits.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * pw + w) { buffer in
             let strip = buffer.baseAddress!, zero = strip + 4 * pw
             // Only columns 1...w of the strip are ever written: the padding columns stay zero.
@@ -120,12 +122,26 @@ enum Winograd {
                         let row = strip + k * pw
                         let p0 = base + 4 * k * pointStride
                         let (p1, p2, p3) = (p0 + pointStride, p0 + 2 * pointStride, p0 + 3 * pointStride)
-                        for tx in 0..<tw {
-                            let (e0, o0, e1, o1) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3])
-                            p0[tx] = e0 - e1
-                            p1[tx] = o0 + e1
-                            p2[tx] = e1 - o0
-                            p3[tx] = o0 - o1
+                        for tx in stride(from: 0, to: tw, by: 8) {
+                            // Columns 2tx... (t) and 2tx + 2... (u): e0, o0 and e1, o1 of 8 tiles.
+                            let t = UnsafeRawPointer(row + 2 * tx).loadUnaligned(as: SIMD16<Float>.self)
+                            let u = UnsafeRawPointer(row + 2 * tx + 2).loadUnaligned(as: SIMD16<Float>.self)
+                            let (e0, o0, e1, o1) = (t.evenHalf, t.oddHalf, u.evenHalf, u.oddHalf)
+                            // Lanes past the row's tiles spill into the next tile rows' run, or
+                            // the next channel's, both written after; past the last channel's
+                            // they would hit another point's run, or another part's channels.
+                            let whole = (tileRows.upperBound - tileRow) * tw - tx >= 8 || c + 1 < channels.upperBound
+                            func store(_ values: SIMD8<Float>, _ run: UnsafeMutablePointer<Float>) {
+                                if whole {
+                                    UnsafeMutableRawPointer(run + tx).storeBytes(of: values, as: SIMD8<Float>.self)
+                                } else {
+                                    for lane in 0..<(tw - tx) { run[tx + lane] = values[lane] }
+                                }
+                            }
+                            store(e0 - e1, p0)
+                            store(o0 + e1, p1)
+                            store(e1 - o0, p2)
+                            store(o0 - o1, p3)
                         }
                     }
                 }

@@ -46,6 +46,35 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    func testTheInputTransformWritesOnlyTheChannelsItIsGiven() {
+        // Parts of a small map transform disjoint channels side by side into one V: the vector
+        // stores of one part's last tiles must not reach the next channel's run.
+        for (h, w) in [(28, 28), (9, 20), (14, 14), (7, 7)] {
+            let (c, n) = (5, 2)
+            let x = map(c, n, h, w, seed: 3)
+            let (th, tw) = Winograd.tiles(height: h, width: w)
+            let columns = n * th * tw
+            let stride = Winograd.pointStride(rows: c, columns: columns)
+            for part in [0..<2, 2..<5] {
+                var v = [Float](repeating: .nan, count: Winograd.matrixFloats(rows: c, columns: columns))
+                x.values.withUnsafeBufferPointer { src in
+                    v.withUnsafeMutableBufferPointer { dst in
+                        Winograd.transformInput(src.baseAddress!, channels: part, of: c, batch: n, height: h, width: w,
+                                                tileRows: 0..<(n * th), into: dst.baseAddress!)
+                    }
+                }
+                for p in 0..<16 {
+                    for channel in 0..<c {
+                        let run = v[(p * stride + channel * columns)..<(p * stride + (channel + 1) * columns)]
+                        let written = run.filter { !$0.isNaN }.count
+                        XCTAssertEqual(written, part.contains(channel) ? columns : 0,
+                                       "\(h)x\(w), channels \(part): point \(p), channel \(channel)")
+                    }
+                }
+            }
+        }
+    }
+
     func testSlicedAndInPlaceFormsEqualThePlainOne() {
         let x = map(12, 2, 7, 6, seed: 5)
         let (conv, _, _) = conv(out: 4, in: 4, seed: 6)
