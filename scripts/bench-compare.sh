@@ -45,7 +45,7 @@ for t in (1, 2):
     def of(key): return med([o[key] for o in ours])
     print(f"{t:>7} {med(e2e):>8.3f}s {med(torch_s):>10.3f}s {med(ort_s):>10.3f}s {ratio(vs_ort):>17} {ratio(vs_torch):>17}"
           f" {of('gemm_gflops'):>12.1f} {of('sgemm_2048_gflops'):>6.1f} {of('gemm_fraction_of_sgemm'):>10.2f}"
-          f" {of('non_gemm_fraction'):>8.2f} {max(o['peak_rss_mib'] for o in ours):>6.0f}MiB")
+          f" {of('non_gemm_fraction'):>8.3f} {max(o['peak_rss_mib'] for o in ours):>6.0f}MiB")
     stages = {k: med([o["stages_s"][k] for o in ours]) for k in ours[0]["stages_s"]}
     print(f"        stages: " + ", ".join(f"{k} {v:.3f}s" for k, v in sorted(stages.items())))
     floor = [o["gemm_floor_s"] for o in ours]
