@@ -170,7 +170,7 @@ public struct Conv2d: Sendable {
             // columns as filters or more: the GEMM packs the filters again for every block, which
             // must not cost more than packing the columns.
             let block = Swift.max((1 << 17) / (k * ow), (outChannels + ow - 1) / ow)
-            Parallel.forEachBlock(batch * oh, atMost: block, floatsPerItem: k * ow) { outputRows, columns in
+            Parallel.forEachBlock(batch * oh, atMost: block, scratchFloats: { $0 * k * ow }) { outputRows, columns in
                 let (first, count) = (outputRows.lowerBound * ow, outputRows.count * ow)
                 im2col(input, channels: 0..<inChannels, outputRows: outputRows, batch: batch, height: height,
                        width: width, outHeight: oh, outWidth: ow, into: columns, rowLength: count)
@@ -275,8 +275,9 @@ public struct Conv2d: Sendable {
         let block = Swift.max(Winograd.cacheFloats / perTileRow, (Winograd.blockTiles + tw - 1) / tw)
         winogradFilters.withUnsafeBufferPointer { u in
             bias.withUnsafeBufferPointer { bias in
-                Parallel.forEachBlock(tileRows, atMost: block, floatsPerItem: points * inChannels * tw,
-                                      extraFloats: Winograd.matrixPadding) { rows, v in
+                Parallel.forEachBlock(tileRows, atMost: block, scratchFloats: {
+                    Winograd.matrixFloats(rows: inChannels, columns: $0 * tw)
+                }) { rows, v in
                     let tiles = rows.count * tw
                     Scratch.withZeros(count: Winograd.matrixFloats(rows: outChannels, columns: tiles)) { m in
                         Winograd.transformInput(input, channels: 0..<inChannels, of: inChannels, batch: batch,

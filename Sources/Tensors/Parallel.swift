@@ -96,13 +96,13 @@ public enum Parallel {
 
     /// `count` items split over the cores as `forEach` does, each part walking its share in
     /// nearly equal blocks of at most `block` items (no thin remainder block: cache blocking must
-    /// not leave a GEMM too thin to run at speed), with one scratch buffer of `floatsPerItem`
-    /// floats per item of a block (and `extraFloats` more), reused from block to block.
-    static func forEachBlock(_ count: Int, atMost block: Int, floatsPerItem: Int, extraFloats: Int = 0,
+    /// not leave a GEMM too thin to run at speed), with one scratch buffer, reused from block to
+    /// block, of `scratchFloats(n)` floats for the part's largest block of n items.
+    static func forEachBlock(_ count: Int, atMost block: Int, scratchFloats: (Int) -> Int,
                              _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
         forEach(count) { part in
             let blocks = ranges(part.count, granule: 1, width: (part.count + block - 1) / Swift.max(1, block))
-            Scratch.with(count: floatsPerItem * (blocks.map(\.count).max() ?? 0) + extraFloats) { scratch in
+            Scratch.with(count: scratchFloats(blocks.map(\.count).max() ?? 0)) { scratch in
                 for b in blocks { body((part.lowerBound + b.lowerBound)..<(part.lowerBound + b.upperBound), scratch) }
             }
         }

@@ -70,9 +70,6 @@ enum Winograd {
     /// Floats of V or M: 16 points of `rows` x `columns`, with the padding `pointStride` adds.
     static func matrixFloats(rows: Int, columns: Int) -> Int { points * pointStride(rows: rows, columns: columns) }
 
-    /// The most padding `matrixFloats` adds to 16·rows·columns.
-    static let matrixPadding = points * 1023
-
     /// Tiles per frame of an h x w map.
     static func tiles(height h: Int, width w: Int) -> (rows: Int, columns: Int) { ((h + 1) / 2, (w + 1) / 2) }
 

@@ -86,7 +86,7 @@ final class ParallelTests: XCTestCase {
         for (count, block, width) in [(56, 5, 2), (10, 10, 1), (1, 8, 3), (11, 3, 1), (0, 4, 2), (97, 7, 3)] {
             Parallel.width = width
             let seen = Mutex<[Range<Int>]>([])
-            Parallel.forEachBlock(count, atMost: block, floatsPerItem: 2) { rows, scratch in
+            Parallel.forEachBlock(count, atMost: block, scratchFloats: { 2 * $0 }) { rows, scratch in
                 scratch.update(repeating: 0, count: 2 * rows.count)  // the buffer holds the whole block
                 seen.withLock { $0.append(rows) }
             }
@@ -102,7 +102,7 @@ final class ParallelTests: XCTestCase {
         // 28 tile rows in blocks of at most 5: six blocks of 4-5 rows, not five of 5 and one of 3.
         Parallel.width = 2
         let seen = Mutex<[Int]>([])
-        Parallel.forEachBlock(56, atMost: 5, floatsPerItem: 1) { rows, _ in
+        Parallel.forEachBlock(56, atMost: 5, scratchFloats: { $0 }) { rows, _ in
             if rows.lowerBound >= 28 { seen.withLock { $0.append(rows.count) } }
         }
         XCTAssertEqual(seen.withLock { $0 }.sorted(), [4, 4, 5, 5, 5, 5])
