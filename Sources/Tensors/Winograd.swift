@@ -127,18 +127,12 @@ enum Winograd {
                             // Lanes past the row's tiles spill into the next tile rows' run, or
                             // the next channel's, both written after; past the last channel's
                             // they would hit another point's run, or another part's channels.
-                            let whole = (tileRows.upperBound - tileRow) * tw - tx >= 8 || c + 1 < channels.upperBound
-                            func store(_ values: SIMD8<Float>, _ run: UnsafeMutablePointer<Float>) {
-                                if whole {
-                                    UnsafeMutableRawPointer(run + tx).storeBytes(of: values, as: SIMD8<Float>.self)
-                                } else {
-                                    for lane in 0..<(tw - tx) { run[tx + lane] = values[lane] }
-                                }
-                            }
-                            store(e0 - e1, p0)
-                            store(o0 + e1, p1)
-                            store(e1 - o0, p2)
-                            store(o0 - o1, p3)
+                            let spills = (tileRows.upperBound - tileRow) * tw - tx >= 8 || c + 1 < channels.upperBound
+                            let lanes = spills ? 8 : tw - tx
+                            store(e0 - e1, at: p0 + tx, lanes: lanes)
+                            store(o0 + e1, at: p1 + tx, lanes: lanes)
+                            store(e1 - o0, at: p2 + tx, lanes: lanes)
+                            store(o0 - o1, at: p3 + tx, lanes: lanes)
                         }
                     }
                 }
@@ -184,22 +178,15 @@ enum Winograd {
                     let base = v + c * columns + (tileRow - tileRows.lowerBound) * tw
                     // Lanes past tw spill into the next tile rows' run, written after, where the
                     // channel's run goes on for all 8 lanes; beyond it they would hit another run.
-                    let spills = (tileRows.upperBound - tileRow) * tw >= 8
-                    func store(_ point: Int, _ tiles: SIMD8<Float>) {
-                        let out = base + point * pointStride
-                        if spills {
-                            UnsafeMutableRawPointer(out).storeBytes(of: tiles, as: SIMD8<Float>.self)
-                        } else {
-                            for lane in 0..<tw { out[lane] = tiles[lane] }
-                        }
-                    }
+                    let lanes = (tileRows.upperBound - tileRow) * tw >= 8 ? 8 : tw
                     // B across strip k: t at columns 2tx, 2tx + 1 (even, odd), u at 2tx + 2, 2tx + 3.
                     func across(_ k: Int, _ t: SIMD16<Float>, _ u: SIMD16<Float>) {
                         let (even, odd, even1, odd1) = (t.evenHalf, t.oddHalf, u.evenHalf, u.oddHalf)
-                        store(4 * k, even - even1)
-                        store(4 * k + 1, odd + even1)
-                        store(4 * k + 2, even1 - odd)
-                        store(4 * k + 3, odd - odd1)
+                        let p = base + 4 * k * pointStride
+                        store(even - even1, at: p, lanes: lanes)
+                        store(odd + even1, at: p + pointStride, lanes: lanes)
+                        store(even1 - odd, at: p + 2 * pointStride, lanes: lanes)
+                        store(odd - odd1, at: p + 3 * pointStride, lanes: lanes)
                     }
                     across(0, d0 - d2, e0 - e2)
                     across(1, d1 + d2, e1 + e2)
@@ -235,7 +222,7 @@ enum Winograd {
                 let b = bias[o]
                 let channel = m + o * columns
                 // Tiles t..<t+lanes (lanes <= 8: the last step may be short).
-                func tiles(_ t: Int, _ lanes: Int) {
+                func step(_ t: Int, _ lanes: Int) {
                     func load(_ p: Int) -> SIMD8<Float> {
                         let run = channel + p * pointStride + t
                         var v = SIMD8<Float>()
@@ -255,23 +242,19 @@ enum Winograd {
                     let (a0, a1, a2, a3) = (m0 + m4 + m8, m1 + m5 + m9, m2 + m6 + m10, m3 + m7 + m11)
                     let (c0, c1, c2, c3) = (m4 - m8 - m12, m5 - m9 - m13, m6 - m10 - m14, m7 - m11 - m15)
                     let bv = SIMD8<Float>(repeating: b)
-                    func store(_ v: SIMD8<Float>, _ output: UnsafeMutablePointer<Float>) {
+                    func put(_ v: SIMD8<Float>, _ output: UnsafeMutablePointer<Float>) {
                         var v = v
                         if rectifyNow { v.replace(with: 0, where: v .<= 0) }  // as max(x, 0)
-                        if lanes == 8 {
-                            UnsafeMutableRawPointer(output + t).storeBytes(of: v, as: SIMD8<Float>.self)
-                        } else {
-                            for lane in 0..<lanes { output[t + lane] = v[lane] }
-                        }
+                        store(v, at: output + t, lanes: lanes)
                     }
-                    store(a0 + a1 + a2 + bv, y00)
-                    store(a1 - a2 - a3 + bv, y01)
-                    store(c0 + c1 + c2 + bv, y10)
-                    store(c1 - c2 - c3 + bv, y11)
+                    put(a0 + a1 + a2 + bv, y00)
+                    put(a1 - a2 - a3 + bv, y01)
+                    put(c0 + c1 + c2 + bv, y10)
+                    put(c1 - c2 - c3 + bv, y11)
                 }
                 var t = 0
-                while t + 8 <= columns { tiles(t, 8); t += 8 }
-                if t < columns { tiles(t, columns - t) }
+                while t + 8 <= columns { step(t, 8); t += 8 }
+                if t < columns { step(t, columns - t) }
                 for (r, tileRow) in tileRows.enumerated() {
                     let (n, ty) = tileRow.quotientAndRemainder(dividingBy: th)
                     let plane = y + (o * batch + n) * h * w
@@ -296,6 +279,17 @@ enum Winograd {
                     }
                 }
             }
+        }
+    }
+
+    /// Stores the first `lanes` of `values` at p, all 8 in one store when `lanes` is 8 (which the
+    /// transforms also pass when the lanes past their run land where a later store overwrites them).
+    @inline(__always)
+    private static func store(_ values: SIMD8<Float>, at p: UnsafeMutablePointer<Float>, lanes: Int) {
+        if lanes == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: values, as: SIMD8<Float>.self)
+        } else {
+            for lane in 0..<lanes { p[lane] = values[lane] }
         }
     }
 
