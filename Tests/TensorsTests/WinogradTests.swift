@@ -76,6 +76,37 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    func testTheInverseTransformLeavesWhatItReadsZeroAndTouchesNothingElse() {
+        // The GEMMs accumulate onto M from the zeros pool: every float of its channels' runs must
+        // be zero again after it (the short last step of a run too: 30 and 100 tiles), while
+        // another part's channels and the padding between points stay as they were.
+        for (o, h, w) in [(4, 5, 9), (5, 9, 20), (3, 7, 7), (4, 28, 28)] {
+            let n = 2
+            let (th, tw) = Winograd.tiles(height: h, width: w)
+            let columns = n * th * tw
+            let stride = Winograd.pointStride(rows: o, columns: columns)
+            let before = values(Winograd.matrixFloats(rows: o, columns: columns), seed: 21)
+            var m = before
+            var y = [Float](repeating: 0, count: o * n * h * w)
+            let bias = values(o, seed: 22), part = 1..<3
+            m.withUnsafeMutableBufferPointer { mp in
+                bias.withUnsafeBufferPointer { bp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        Winograd.transformOutput(mp.baseAddress!, channels: part, of: o, batch: n, height: h, width: w,
+                                                 tileRows: 0..<(n * th), bias: bp.baseAddress!, into: yp.baseAddress!,
+                                                 accumulate: false, relu: true)
+                    }
+                }
+            }
+            let read = Set((0..<16).flatMap { p in
+                (p * stride + part.lowerBound * columns)..<(p * stride + part.upperBound * columns)
+            })
+            let shape = "\(o) channels of \(h)x\(w), part \(part)"
+            XCTAssertNil(read.sorted().first { m[$0] != 0 }, "\(shape): first float read and not zeroed")
+            XCTAssertNil(m.indices.first { !read.contains($0) && m[$0] != before[$0] }, "\(shape): first float changed outside")
+        }
+    }
+
     func testSlicedAndInPlaceFormsEqualThePlainOne() {
         let x = map(12, 2, 7, 6, seed: 5)
         let (conv, _, _) = conv(out: 4, in: 4, seed: 6)
