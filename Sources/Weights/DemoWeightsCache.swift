@@ -41,17 +41,17 @@ extension DemoWeights {
         return base.appendingPathComponent(name, isDirectory: true)
     }
 
-    /// Makes `cacheDir` hold the demo weights for exactly the parameters `specs` (network ->
-    /// keys and shapes, as the networks ask for them) and returns it. Files already there are
+    /// Makes `cacheDir` hold the demo weights of exactly `networks` (in order, with their
+    /// parameters as the networks ask for them) and returns it. Files already there are
     /// kept when their manifest describes these parameters (and, when they are the pinned ones,
     /// equals the pinned manifest) and every file's size and SHA-256 match; otherwise all are
     /// generated again. A lock file makes a second process wait rather than generate too; files
     /// land by rename, so a reader never sees half a file.
     @discardableResult
-    public static func ensure(in cacheDir: URL = defaultCacheDirectory(), specs: ParameterSpecs) throws -> URL {
-        try locked(cacheDir, specs: specs) {
-            if let manifest = cachedManifest(cacheDir, specs: specs), intact(cacheDir, manifest) { return }
-            _ = try generateAndWrite(cacheDir, specs: specs)
+    public static func ensure(in cacheDir: URL = defaultCacheDirectory(), networks: [Network]) throws -> URL {
+        try locked(cacheDir, networks: networks) {
+            if let manifest = cachedManifest(cacheDir, networks: networks), intact(cacheDir, manifest) { return }
+            _ = try generateAndWrite(cacheDir, networks: networks)
         }
         return cacheDir
     }
@@ -59,31 +59,31 @@ extension DemoWeights {
     /// `ensure` and `WeightsDirectory.load` in one, hashing each file once: the cached weights
     /// when they check out, else new ones, written for the next start and returned without
     /// being read back.
-    public static func load(in cacheDir: URL = defaultCacheDirectory(), specs: ParameterSpecs) throws -> LoadedWeights {
-        try locked(cacheDir, specs: specs) {
-            if let manifest = cachedManifest(cacheDir, specs: specs),
+    public static func load(in cacheDir: URL = defaultCacheDirectory(), networks: [Network]) throws -> LoadedWeights {
+        try locked(cacheDir, networks: networks) {
+            if let manifest = cachedManifest(cacheDir, networks: networks),
                let loaded = try? WeightsDirectory.load(from: cacheDir, expecting: manifest) {
                 return loaded
             }
-            return try generateAndWrite(cacheDir, specs: specs)
+            return try generateAndWrite(cacheDir, networks: networks)
         }
     }
 
-    private static func generateAndWrite(_ dir: URL, specs: ParameterSpecs) throws -> LoadedWeights {
-        var networks: [String: StateDict] = [:]
-        for network in WeightsManifest.networks {
-            networks[network] = generate(network: network, keys: specs[network] ?? [])
+    private static func generateAndWrite(_ dir: URL, networks: [Network]) throws -> LoadedWeights {
+        let states = networks.map {
+            WeightsDirectory.NetworkState(network: $0.name, omittedKeys: $0.omittedKeys, state: generate($0))
         }
-        let manifest = try WeightsDirectory.write(networks: networks, name: name, demo: true, provenance: provenance, to: dir)
-        return LoadedWeights(directory: dir, manifest: manifest, networks: networks)
+        let manifest = try WeightsDirectory.write(networks: states, name: name, demo: true, provenance: provenance, to: dir)
+        return LoadedWeights(directory: dir, manifest: manifest,
+                             networks: Dictionary(uniqueKeysWithValues: states.map { ($0.network, $0.state) }))
     }
 
     /// The cached manifest, when it is the demo's for these parameters (and the pinned one, when
     /// the pinned one is for these parameters).
-    static func cachedManifest(_ dir: URL, specs: ParameterSpecs) -> WeightsManifest? {
+    static func cachedManifest(_ dir: URL, networks: [Network]) -> WeightsManifest? {
         guard let manifest = try? WeightsDirectory.readManifest(in: dir), manifest.name == name, manifest.demo,
-              describes(manifest, specs) else { return nil }
-        if let pinned = try? pinnedManifest(), describes(pinned, specs), !pinned.differences(from: manifest).isEmpty {
+              describes(manifest, networks) else { return nil }
+        if let pinned = try? pinnedManifest(), describes(pinned, networks), !pinned.differences(from: manifest).isEmpty {
             return nil
         }
         return manifest
@@ -95,21 +95,18 @@ extension DemoWeights {
         return !concurrentMap(files.count) { (try? WeightsDirectory.checkedData(files[$0], in: dir)) != nil }.contains(false)
     }
 
-    /// `body` under an exclusive lock on `dir/.lock`, for specs of the four networks.
-    private static func locked<T>(_ dir: URL, specs: ParameterSpecs, _ body: () throws -> T) throws -> T {
-        guard Set(specs.keys) == Set(WeightsManifest.networks) else {
-            throw WeightsError.badManifest("demo weights need specs for \(WeightsManifest.networks), got \(specs.keys.sorted())")
-        }
+    /// `body` under an exclusive lock on `dir/.lock`.
+    private static func locked<T>(_ dir: URL, networks: [Network], _ body: () throws -> T) throws -> T {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let lock = try lockFile(in: dir)
         defer { close(lock) }  // closing releases the lock
         return try body()
     }
 
-    /// The manifest lists exactly these float32 parameters.
-    static func describes(_ manifest: WeightsManifest, _ specs: ParameterSpecs) -> Bool {
-        manifest.files.allSatisfy { file in
-            let expected = (specs[file.network] ?? []).map { ($0.key, $0.shape) }
+    /// The manifest lists exactly these networks, in order, with these float32 parameters.
+    static func describes(_ manifest: WeightsManifest, _ networks: [Network]) -> Bool {
+        manifest.files.map(\.network) == networks.map(\.name) && zip(manifest.files, networks).allSatisfy { file, network in
+            let expected = network.parameters.map { ($0.key, $0.shape) }
                 .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
             return file.tensors.count == expected.count
                 && zip(file.tensors, expected).allSatisfy { $0.name == $1.0 && $0.shape == $1.1 && $0.dtype == "F32" }

@@ -117,8 +117,8 @@ final class PipelineTests: XCTestCase {
         // manifest lists exactly the fixture's keys, so the two agree.
         // `demo()` binds the pinned specs without asking the networks: names and shapes must agree.
         let pinned = try DemoWeights.pinnedSpecs()
-        XCTAssertEqual(Set(pinned.keys), Set(DFGazeModel.parameterSpecs.keys))
-        for (network, spec) in DFGazeModel.parameterSpecs {
+        XCTAssertEqual(Set(pinned.keys), Set(Networks.parameterSpecs.keys))
+        for (network, spec) in Networks.parameterSpecs {
             let pinnedSpec = try XCTUnwrap(pinned[network], network)
             XCTAssertEqual(Dictionary(uniqueKeysWithValues: spec.map { ($0.key, $0.shape) }),
                            Dictionary(uniqueKeysWithValues: pinnedSpec.map { ($0.key, $0.shape) }), network)

@@ -17,7 +17,15 @@ import Tensors
 ///   Linear(1024, 2), `bottleneck.i`, `classifier.i`) reads the mean of the features of layers
 ///   1...i+1. Softmax gives [fake, real].
 /// The `base.*` ResNet-50 in the checkpoint is never used.
-public final class PSTA: Sendable {
+public final class PSTA: WeightedNetwork {
+    public static let name = "agg"
+    public static let displayName = "PSTA"
+    public static let role = "spatial-temporal aggregator: three STAM layers, three heads"
+    public static func checkpointFileName(id: Int) -> String { "capsule_\(id).pt" }
+    /// The unused ResNet-50 `base`.
+    public static let omittedKeys = ["base.*", "*.num_batches_tracked"]
+    /// `layerN.conv_block.7.weight`: the last BatchNorm of each STAM conv block.
+    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["layer#", "conv_block", "7", "weight"]) }
     static let inPlanes = 2048
     static let planes = 1024
     static let midPlanes = 256
@@ -45,15 +53,7 @@ public final class PSTA: Sendable {
         }
     }
 
-    /// Binds every parameter the forward pass reads by its state-dict key; throws a
-    /// `BindingError` listing every missing, misshapen or unexpected key.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "agg", state: weights, ignoring: { $0.hasPrefix("base.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ b: WeightBinder) {
+    public init(_ b: WeightBinder) {
         let positions = Self.mapSize * Self.mapSize
         downChannel = b.conv("down_channel.0", batchNorm: "down_channel.1", out: Self.planes, in: Self.inPlanes, kernel: 1)
         layers = (1...3).map { STAM(b, "layer\($0)", planes: Self.planes, midPlanes: Self.midPlanes, positions: positions) }
@@ -63,13 +63,6 @@ public final class PSTA: Sendable {
             classifier.fold(precedingBatchNorm: bottleneck)
             return classifier
         }
-    }
-
-    /// Every key (with its shape) the forward pass reads.
-    public static var parameterSpec: [(key: String, shape: [Int])] {
-        let binder = WeightBinder(network: "agg", state: StateDict())
-        _ = PSTA(binder)
-        return binder.requested
     }
 
     /// gaze, texture: layer4 maps [2048][4·clips][7][7] (frames of clip k are 4k..4k+3);

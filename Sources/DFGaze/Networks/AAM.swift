@@ -3,30 +3,24 @@ import Tensors
 /// AAM, the attribute branch: FairFace's torchvision ResNet-34 (`attributecnn.ResNet34`, keys
 /// under `base.`) and a Linear(512, 2048) `fc` that lifts its `layer4` map to the aggregator's
 /// 2048 channels.
-public final class AAM: Sendable {
+public final class AAM: WeightedNetwork {
+    public static let name = "aam"
+    public static let displayName = "AAM"
+    public static let role = "attributes: FairFace ResNet-34 + fc; its maps never reach the score"
+    public static func checkpointFileName(id: Int) -> String { "modelatt_\(id).pt" }
+    /// FairFace's 18-way attribute head `base.fc`, replaced by `fc`.
+    public static let omittedKeys = ["base.fc.*", "*.num_batches_tracked"]
+    /// `base.layerN.M.bn2.weight`.
+    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["base", "layer#", "#", "bn2", "weight"]) }
+
     let trunk: ResNet<BasicBlock>
     let fc: Linear
 
-    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
-    /// missing, misshapen and unexpected key. The 18-way attribute head `base.fc` is never read.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "aam", state: weights, ignoring: { $0.hasPrefix("base.fc.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ binder: WeightBinder) {
+    public init(_ binder: WeightBinder) {
         let stem = binder.conv("base.conv1", batchNorm: "base.bn1", out: 64, in: 3, kernel: 7, stride: 2, padding: 3)
         trunk = ResNet(binder, stem: [stem], prefix: "base.", depths: [3, 4, 6, 3])
         fc = binder.linear("fc", out: 2048, in: 512)
     }
-
-    /// Every key the forward pass reads, with its shape.
-    public static let parameterSpec: [(key: String, shape: [Int])] = {
-        let binder = WeightBinder(network: "aam", state: StateDict())
-        _ = AAM(binder)
-        return binder.requested
-    }()
 
     /// frames: [3][N][224][224], normalized -> the fc output as (N, 2048, 7, 7), in [C][N][H][W].
     ///

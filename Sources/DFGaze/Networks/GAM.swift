@@ -4,33 +4,27 @@ import Tensors
 /// GAM, the gaze branch: L2CS-Net (`l2cs1.L2CS` with torchvision's Bottleneck, [3, 4, 6, 3],
 /// 90 bins of 4 degrees). Per frame it gives yaw and pitch logits, and its `layer4` map feeds
 /// the aggregator.
-public final class GAM: Sendable {
+public final class GAM: WeightedNetwork {
+    public static let name = "gam"
+    public static let displayName = "GAM"
+    public static let role = "gaze: L2CS ResNet-50, yaw/pitch over 90 bins and its layer4 map"
+    public static func checkpointFileName(id: Int) -> String { "model1_\(id).pt" }
+    /// The L2CS fine-tuning head `fc_finetune` (vestigial).
+    public static let omittedKeys = ["fc_finetune.*", "*.num_batches_tracked"]
+    /// `layerN.M.bn3.weight`.
+    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["layer#", "#", "bn3", "weight"]) }
+
     public static let bins = 90
     let trunk: ResNet<Bottleneck>
     let fcYawGaze: Linear
     let fcPitchGaze: Linear
 
-    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
-    /// missing, misshapen and unexpected key. `fc_finetune` (vestigial) is never read.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "gam", state: weights, ignoring: { $0.hasPrefix("fc_finetune.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ binder: WeightBinder) {
+    public init(_ binder: WeightBinder) {
         let stem = binder.conv("conv1", batchNorm: "bn1", out: 64, in: 3, kernel: 7, stride: 2, padding: 3)
         trunk = ResNet(binder, stem: [stem], prefix: "", depths: [3, 4, 6, 3])
         fcYawGaze = binder.linear("fc_yaw_gaze", out: Self.bins, in: 2048)
         fcPitchGaze = binder.linear("fc_pitch_gaze", out: Self.bins, in: 2048)
     }
-
-    /// Every key the forward pass reads, with its shape.
-    public static let parameterSpec: [(key: String, shape: [Int])] = {
-        let binder = WeightBinder(network: "gam", state: StateDict())
-        _ = GAM(binder)
-        return binder.requested
-    }()
 
     /// frames: [3][N][224][224], normalized. Logits are N rows of 90; layer4 is [2048][N][7][7].
     public func callAsFunction(_ frames: FeatureMap) -> (yawLogits: [Float], pitchLogits: [Float], layer4: FeatureMap) {

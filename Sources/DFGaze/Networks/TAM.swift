@@ -2,18 +2,19 @@ import Tensors
 
 /// TAM, the texture branch: Res2Net-101 v1b 26w×4s (`res2net_v1b.res2net101_v1b`). Its
 /// `layer4` map feeds the aggregator; the training head `fc` (200704 -> 2) is never read.
-public final class TAM: Sendable {
+public final class TAM: WeightedNetwork {
+    public static let name = "tam"
+    public static let displayName = "TAM"
+    public static let role = "texture: Res2Net-101 v1b 26w4s layer4 map"
+    public static func checkpointFileName(id: Int) -> String { "modelcnn_\(id).pt" }
+    /// The 200704x2 training head `fc`.
+    public static let omittedKeys = ["fc.*", "*.num_batches_tracked"]
+    /// `layerN.M.bn3.weight`.
+    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["layer#", "#", "bn3", "weight"]) }
+
     let trunk: ResNet<Bottle2neck>
 
-    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
-    /// missing, misshapen and unexpected key.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "tam", state: weights, ignoring: { $0.hasPrefix("fc.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ binder: WeightBinder) {
+    public init(_ binder: WeightBinder) {
         // v1b's deep stem: three 3x3 convolutions; the last one's BatchNorm is the top-level `bn1`.
         let stem = [
             binder.conv("conv1.0", batchNorm: "conv1.1", out: 32, in: 3, kernel: 3, stride: 2, padding: 1),
@@ -22,13 +23,6 @@ public final class TAM: Sendable {
         ]
         trunk = ResNet(binder, stem: stem, prefix: "", depths: [3, 4, 23, 3])
     }
-
-    /// Every key the forward pass reads, with its shape.
-    public static let parameterSpec: [(key: String, shape: [Int])] = {
-        let binder = WeightBinder(network: "tam", state: StateDict())
-        _ = TAM(binder)
-        return binder.requested
-    }()
 
     /// frames: [3][N][224][224], normalized -> layer4, [2048][N][7][7].
     public func callAsFunction(_ frames: FeatureMap) -> FeatureMap { trunk(frames) }

@@ -20,22 +20,18 @@ public final class DFGazeModel: @unchecked Sendable {
     public let identity: ScoreReport.ModelIdentity
     public let manifest: WeightsManifest
 
-    /// Every network's parameter spec (key -> shape), what the demo generator produces.
-    public static var parameterSpecs: [String: [(key: String, shape: [Int])]] {
-        ["gam": GAM.parameterSpec, "tam": TAM.parameterSpec, "aam": AAM.parameterSpec, "agg": PSTA.parameterSpec]
-    }
-
     /// Binds loaded weights to the networks. `fullGraph` also builds AAM and runs it on every
     /// request (same scores, more work); the default skips it.
     public init(weights: LoadedWeights, fullGraph: Bool = false) throws {
-        func state(_ network: String) throws -> StateDict {
-            guard let s = weights.networks[network] else { throw ModelError.missingNetwork(network) }
+        try weights.manifest.require(networks: Networks.names)
+        func state(_ network: any WeightedNetwork.Type) throws -> StateDict {
+            guard let s = weights.networks[network.name] else { throw ModelError.missingNetwork(network.name) }
             return s
         }
-        gam = try GAM(weights: state("gam"))
-        tam = try TAM(weights: state("tam"))
-        aam = fullGraph ? try AAM(weights: state("aam")) : nil
-        psta = try PSTA(weights: state("agg"))
+        gam = try GAM(weights: state(GAM.self))
+        tam = try TAM(weights: state(TAM.self))
+        aam = fullGraph ? try AAM(weights: state(AAM.self)) : nil
+        psta = try PSTA(weights: state(PSTA.self))
         manifest = weights.manifest
         identity = ScoreReport.ModelIdentity(
             name: Self.name, weights: weights.manifest.name, demo: weights.manifest.demo,
@@ -43,13 +39,16 @@ public final class DFGazeModel: @unchecked Sendable {
     }
 
     /// The demo weights from the cache folder, generated there on first use. Their parameters
-    /// are the pinned manifest's (equal to `parameterSpecs`, by test): cheaper at start than
-    /// building every network once more to ask.
+    /// are the pinned manifest's (equal to `Networks.parameterSpecs`, by test): cheaper at start
+    /// than building every network once more to ask.
     public static func demo(cacheDirectory: URL? = nil, fullGraph: Bool = false) throws -> DFGazeModel {
         try DFGazeModel(weights: DemoWeights.load(in: cacheDirectory ?? DemoWeights.defaultCacheDirectory(),
-                                                  specs: DemoWeights.pinnedSpecs()),
+                                                  networks: Networks.demo(specs: DemoWeights.pinnedSpecs())),
                         fullGraph: fullGraph)
     }
+
+    /// Whether the network runs on every request (AAM only with the full graph).
+    public func runs(_ network: any WeightedNetwork.Type) -> Bool { ObjectIdentifier(network) != ObjectIdentifier(AAM.self) || aam != nil }
 
     /// Clips of 4 consecutive frames in upload order; when the count is not a multiple of 4,
     /// one more clip made of the last 4 frames (SPEC.md section 2).
@@ -147,9 +146,9 @@ public final class DFGazeModel: @unchecked Sendable {
             return body()
         }
         let input = FeatureMap(nchw: Array(frames.joined()), batch: frames.count, channels: 3, height: 224, width: 224)
-        let gaze = timed("gam") { gam(input) }
-        let texture = timed("tam") { tam(input) }
-        let attribute = aam.map { aam in timed("aam") { aam(input) } }
+        let gaze = timed(GAM.name) { gam(input) }
+        let texture = timed(TAM.name) { tam(input) }
+        let attribute = aam.map { aam in timed(AAM.name) { aam(input) } }
         return Backbones(gaze: gaze, texture: texture, attribute: attribute, seconds: seconds)
     }
 

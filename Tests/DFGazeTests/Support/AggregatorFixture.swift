@@ -43,7 +43,7 @@ struct AggregatorFixture: Sendable {
         }
         checkpointShapes = shapes
         generatedKeys = Set(agg.keys)
-        weights = DemoWeights.generate(network: "agg", keys: PSTA.parameterSpec)
+        weights = DemoWeights.generate(PSTA.demo(parameters: PSTA.parameterSpec))
         psta = try PSTA(weights: weights)
 
         let expected = try SafeTensorsFile(contentsOf: Self.directory.appendingPathComponent("expected.safetensors"))

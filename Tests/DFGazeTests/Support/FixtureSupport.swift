@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import Tensors
 import Weights
+import DFGaze
 import XCTest
 
 /// Paths into Tests/Fixtures/dfgaze-demo-v1 and the fixture's inputs in the networks' layout.
@@ -20,23 +21,29 @@ enum Fixture {
 
     /// checkpoint_keys.json for `network`: every key of the authors' state dict with its shape.
     static func checkpointShapes(_ network: String) throws -> [String: [Int]] {
+        Dictionary(try checkpointKeys(network).map { ($0.key, $0.shape) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// checkpoint_keys.json for `network`: (key, shape) in checkpoint order.
+    static func checkpointKeys(_ network: String) throws -> [(key: String, shape: [Int])] {
         let all = try XCTUnwrap(try json("checkpoint_keys.json") as? [String: [[Any]]])
-        var shapes: [String: [Int]] = [:]
-        for row in try XCTUnwrap(all[network]) {
-            shapes[try XCTUnwrap(row[0] as? String)] = try XCTUnwrap(row[1] as? [Int])
+        return try XCTUnwrap(all[network], network).map { row in
+            (try XCTUnwrap(row.first as? String), try XCTUnwrap(row.dropFirst().first as? [Int]))
         }
-        return shapes
+    }
+
+    /// demo_weights_sha256.json for `network`: key -> SHA-256 of the demo tensor.
+    static func demoHashes(_ network: String) throws -> [String: String] {
+        let all = try XCTUnwrap(try json("demo_weights_sha256.json") as? [String: [String: String]])
+        return try XCTUnwrap(all[network], network)
     }
 
     /// The keys the demo weights generate for `network` (demo_weights_sha256.json).
-    static func generatedKeys(_ network: String) throws -> Set<String> {
-        let all = try XCTUnwrap(try json("demo_weights_sha256.json") as? [String: [String: String]])
-        return Set(try XCTUnwrap(all[network]).keys)
-    }
+    static func generatedKeys(_ network: String) throws -> Set<String> { Set(try demoHashes(network).keys) }
 
     /// Demo weights for a network whose parameter spec is `spec`.
     static func demoWeights(_ network: String, spec: [(key: String, shape: [Int])]) -> StateDict {
-        DemoWeights.generate(network: network, keys: spec)
+        DemoWeights.generate(network: network, keys: spec, isDamped: Networks.named(network)!.isDamped)
     }
 
     /// The crops normalised by the Imaging module (SPEC.md section 2), batched as [3][N][224][224].
