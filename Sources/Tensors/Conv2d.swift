@@ -153,7 +153,10 @@ public struct Conv2d: Sendable {
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool,
              forceUnfold: Bool = false) {
-        if !winogradFilters.isEmpty && Winograd.enabled {
+        // 3x3 stride 1 runs as Winograd F(2x2, 3x3): on every such shape of the networks it beats
+        // im2col + GEMM at 1 and 2 threads (1.1-2x; docs/performance.md). `withoutWinograd()`
+        // gives the plain path, for tests and benchmarks.
+        if !winogradFilters.isEmpty {
             return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu,
                                accumulate: accumulate, aliased: forceUnfold)
         }
