@@ -361,18 +361,4 @@ public struct BatchNorm: Sendable {
         self.scale = scale
         self.shift = shift
     }
-
-    /// Applies the BatchNorm to x, [C][N][H][W].
-    public func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-        precondition(x.channels == channels)
-        var y = x
-        let n = x.columns
-        y.values.withUnsafeMutableBufferPointer { v in
-            for c in 0..<channels {
-                let (a, b) = (scale[c], shift[c])
-                for i in 0..<n { v[c * n + i] = v[c * n + i] * a + b }
-            }
-        }
-        return y
-    }
 }
