@@ -3,6 +3,7 @@ import Tensors
 import Weights
 import XCTest
 @testable import DFGaze
+import TestSupport
 
 /// The three backbones against the authors' PyTorch outputs in the fixture, on demo weights.
 final class BackboneForwardTests: XCTestCase {
@@ -16,7 +17,7 @@ final class BackboneForwardTests: XCTestCase {
         XCTAssertEqual([map.channels, map.batch, map.height, map.width], [2048, names.count, 7, 7], line: line)
         for (n, name) in names.enumerated() {
             let expected = try file.tensor("\(name).\(key)")
-            let error = Fixture.relativeError(Fixture.frame(n, of: map), expected.values)
+            let error = relativeError(Fixture.frame(n, of: map), expected.values)
             print("\(name).\(key): max relative error \(error)")
             XCTAssertLessThan(error, Self.mapTolerance, "\(name).\(key)", line: line)
         }
@@ -35,7 +36,7 @@ final class BackboneForwardTests: XCTestCase {
         for (n, name) in names.enumerated() {
             let rows = (n * 90)..<((n + 1) * 90)
             for (head, logits) in [("yaw_logits", yaw), ("pitch_logits", pitch)] {
-                let error = Fixture.relativeError(Array(logits[rows]), try file.tensor("\(name).gam.\(head)").values)
+                let error = relativeError(Array(logits[rows]), try file.tensor("\(name).gam.\(head)").values)
                 print("\(name).gam.\(head): max relative error \(error)")
                 XCTAssertLessThan(error, 1e-5, "\(name).gam.\(head)")
             }

@@ -3,6 +3,7 @@ import Tensors
 import Weights
 import XCTest
 @testable import DFGaze
+import TestSupport
 
 /// The registry's per-network facts against the fixture (SPEC.md section 1): the demo recipe with
 /// each network's damping rule reproduces every demo tensor, and the omitted-key patterns are
@@ -17,8 +18,8 @@ final class RegistryTests: XCTestCase {
     func testEveryDemoTensorMatchesTheFixtureSHA256() throws {
         var checked = 0
         for network in Networks.all {
-            let expected = try Fixture.demoHashes(network.name)
-            let spec = try Fixture.checkpointKeys(network.name).filter { expected[$0.key] != nil }
+            let expected = try DemoFixture.demoHashes(network.name)
+            let spec = try DemoFixture.checkpointKeys(network.name).filter { expected[$0.key] != nil }
             XCTAssertEqual(spec.count, expected.count, "\(network.name): every hashed key is in checkpoint_keys.json")
             let state = DemoWeights.generate(network.demo(parameters: spec))
             for (key, sha) in expected {
@@ -32,8 +33,8 @@ final class RegistryTests: XCTestCase {
 
     func testOmittedKeysAreTheKeysWithoutDemoValues() throws {
         for network in Networks.all {
-            let hashes = try Fixture.demoHashes(network.name)
-            for (key, _) in try Fixture.checkpointKeys(network.name) {
+            let hashes = try DemoFixture.demoHashes(network.name)
+            for (key, _) in try DemoFixture.checkpointKeys(network.name) {
                 XCTAssertEqual(network.isOmitted(key), hashes[key] == nil, "\(network.name)/\(key)")
             }
         }
@@ -56,7 +57,7 @@ final class RegistryTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let specs = try Dictionary(uniqueKeysWithValues: Networks.all.map { network in
-            (network.name, try Fixture.checkpointKeys(network.name).filter { !network.isOmitted($0.key) })
+            (network.name, try DemoFixture.checkpointKeys(network.name).filter { !network.isOmitted($0.key) })
         })
         let cold = try DemoWeights.load(in: dir, networks: Networks.demo(specs: specs))
         let written = try Data(contentsOf: dir.appendingPathComponent(WeightsDirectory.manifestFileName))

@@ -2,6 +2,7 @@ import Foundation
 import Tensors
 import XCTest
 @testable import Weights
+import TestSupport
 
 final class DemoWeightsCacheTests: XCTestCase {
     var dir: URL!
@@ -12,33 +13,16 @@ final class DemoWeightsCacheTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    static let root = DemoWeightsTests.fixture.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// checkpoint_keys.json: network -> (key, shape), in checkpoint order.
-    static func checkpointKeys() throws -> [String: [(key: String, shape: [Int])]] {
-        let json = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: DemoWeightsTests.fixture.appendingPathComponent("checkpoint_keys.json"))) as? [String: [[Any]]] ?? [:]
-        return json.mapValues { rows in rows.compactMap { row in
-            guard let key = row.first as? String, let shape = row.dropFirst().first as? [Int] else { return nil }
-            return (key, shape)
-        } }
-    }
-
-    static func demoHashes() throws -> [String: [String: String]] {
-        try JSONSerialization.jsonObject(
-            with: Data(contentsOf: DemoWeightsTests.fixture.appendingPathComponent("demo_weights_sha256.json"))) as? [String: [String: String]] ?? [:]
-    }
-
     func testPinnedManifestIsTheRepositoryRootFile() throws {
-        let root = try String(contentsOf: Self.root.appendingPathComponent("weights-manifest.json"), encoding: .utf8)
+        let root = try String(contentsOf: DemoFixture.repositoryRoot.appendingPathComponent("weights-manifest.json"), encoding: .utf8)
         XCTAssertEqual(root, DemoWeights.pinnedManifestJSON)
     }
 
     /// The pinned per-tensor hashes are the fixture's: the pin itself is tied to SPEC.md.
     func testPinnedTensorsAreTheFixturesDemoTensors() throws {
         let pinned = try DemoWeights.pinnedManifest()
-        let hashes = try Self.demoHashes()
-        let keys = try Self.checkpointKeys()
+        let hashes = try DemoFixture.demoHashes()
+        let keys = try DemoFixture.checkpointKeys()
         XCTAssertEqual(pinned.name, "dfgaze-demo-v1")
         XCTAssertTrue(pinned.demo)
         XCTAssertEqual(pinned.provenance, DemoWeights.provenance)

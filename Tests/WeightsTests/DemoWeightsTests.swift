@@ -6,10 +6,6 @@ import XCTest
 /// The demo generator must reproduce SPEC.md section 1 bit for bit (per network, with the
 /// networks' damping rules: DFGazeTests.RegistryTests).
 final class DemoWeightsTests: XCTestCase {
-    static let fixture = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/dfgaze-demo-v1")
-
     func testSeedIsFNV1a64OfTheKeyPath() {
         // FNV-1a 64 test vectors (empty string is the offset basis; "a" is well known).
         XCTAssertEqual(DemoWeights.fnv1a64(""), 0xCBF2_9CE4_8422_2325)
