@@ -6,24 +6,33 @@ import Glibc
 
 /// The demo weights on disk: generated on first use into a cache folder, checked on every start.
 extension DemoWeights {
-    public typealias ParameterSpecs = [String: [(key: String, shape: [Int])]]
-
     public static let provenance = WeightsManifest.Provenance(
         recipe: name,
         specification: "Tests/Fixtures/dfgaze-demo-v1/SPEC.md section 1 (FNV-1a 64 seed per key, splitmix64 stream, per-kind scaling)")
 
-    /// The manifest of the demo weights for the parameters the networks read, pinned in the
-    /// source so an installed binary needs no checkout (`weights-manifest.json` holds the same).
-    public static func pinnedManifest() throws -> WeightsManifest { try pinned.get() }
+    /// One demo file as it must come out: generated files are known in advance by size and
+    /// SHA-256, which pin their every byte (the model pins its own; `weights-manifest.json` at
+    /// the repository root lists them with every tensor).
+    public struct Pin: Sendable, Equatable {
+        public var network: String
+        public var sha256: String
+        public var bytes: Int
+        public init(network: String, sha256: String, bytes: Int) {
+            self.network = network
+            self.sha256 = sha256
+            self.bytes = bytes
+        }
+    }
 
-    /// Decoded once: a start reads it for the parameter list and again to check the cache.
-    private static let pinned = Result { try WeightsManifest.decode(Data(pinnedManifestJSON.utf8)) }
-
-    /// The parameters the pinned manifest lists, per network: what the networks read (a test
-    /// checks it against their parameter specs), without building four networks to ask them.
-    public static func pinnedSpecs() throws -> ParameterSpecs {
-        try pinnedManifest().files.reduce(into: [:]) { specs, file in
-            specs[file.network] = file.tensors.map { ($0.name, $0.shape) }
+    /// Every way the folder's manifest differs from `pins`, one line each.
+    public static func differences(_ manifest: WeightsManifest, from pins: [Pin]) -> [String] {
+        let found = manifest.files.map { Pin(network: $0.network, sha256: $0.sha256, bytes: $0.bytes) }
+        guard found != pins else { return [] }
+        if found.map(\.network) != pins.map(\.network) {
+            return ["manifest: files are for \(found.map(\.network)), the pinned demo weights for \(pins.map(\.network))"]
+        }
+        return zip(found, pins).compactMap { f, p in
+            f == p ? nil : "\(f.network): \(f.bytes) bytes with sha256 \(f.sha256), the pinned demo weights have \(p.bytes) bytes with sha256 \(p.sha256)"
         }
     }
 
@@ -42,16 +51,17 @@ extension DemoWeights {
     }
 
     /// Makes `cacheDir` hold the demo weights of exactly `networks` (in order, with their
-    /// parameters as the networks ask for them) and returns it. Files already there are
-    /// kept when their manifest describes these parameters (and, when they are the pinned ones,
-    /// equals the pinned manifest) and every file's size and SHA-256 match; otherwise all are
-    /// generated again. A lock file makes a second process wait rather than generate too; files
+    /// parameters as the networks ask for them; only evaluated when generating or when there are
+    /// no `pins`) and returns it. Files already there are kept when their manifest has the `pins`
+    /// (else: describes these parameters) and every file's size and SHA-256 match; otherwise all
+    /// are generated again. A lock file makes a second process wait rather than generate too; files
     /// land by rename, so a reader never sees half a file.
     @discardableResult
-    public static func ensure(in cacheDir: URL = defaultCacheDirectory(), networks: [Network]) throws -> URL {
-        try locked(cacheDir, networks: networks) {
-            if let manifest = cachedManifest(cacheDir, networks: networks), intact(cacheDir, manifest) { return }
-            _ = try generateAndWrite(cacheDir, networks: networks)
+    public static func ensure(in cacheDir: URL = defaultCacheDirectory(), networks: @autoclosure () -> [Network],
+                              pins: [Pin]? = nil) throws -> URL {
+        try locked(cacheDir) {
+            if let manifest = cachedManifest(cacheDir, networks: networks, pins: pins), intact(cacheDir, manifest) { return }
+            _ = try generateAndWrite(cacheDir, networks: networks())
         }
         return cacheDir
     }
@@ -59,13 +69,14 @@ extension DemoWeights {
     /// `ensure` and `WeightsDirectory.load` in one, hashing each file once: the cached weights
     /// when they check out, else new ones, written for the next start and returned without
     /// being read back.
-    public static func load(in cacheDir: URL = defaultCacheDirectory(), networks: [Network]) throws -> LoadedWeights {
-        try locked(cacheDir, networks: networks) {
-            if let manifest = cachedManifest(cacheDir, networks: networks),
+    public static func load(in cacheDir: URL = defaultCacheDirectory(), networks: @autoclosure () -> [Network],
+                            pins: [Pin]? = nil) throws -> LoadedWeights {
+        try locked(cacheDir) {
+            if let manifest = cachedManifest(cacheDir, networks: networks, pins: pins),
                let loaded = try? WeightsDirectory.load(from: cacheDir, expecting: manifest) {
                 return loaded
             }
-            return try generateAndWrite(cacheDir, networks: networks)
+            return try generateAndWrite(cacheDir, networks: networks())
         }
     }
 
@@ -78,15 +89,12 @@ extension DemoWeights {
                              networks: Dictionary(uniqueKeysWithValues: states.map { ($0.network, $0.state) }))
     }
 
-    /// The cached manifest, when it is the demo's for these parameters (and the pinned one, when
-    /// the pinned one is for these parameters).
-    static func cachedManifest(_ dir: URL, networks: [Network]) -> WeightsManifest? {
-        guard let manifest = try? WeightsDirectory.readManifest(in: dir), manifest.name == name, manifest.demo,
-              describes(manifest, networks) else { return nil }
-        if let pinned = try? pinnedManifest(), describes(pinned, networks), !pinned.differences(from: manifest).isEmpty {
-            return nil
-        }
-        return manifest
+    /// The cached manifest, when it is the demo's and has the pins (without pins: lists these
+    /// networks' parameters).
+    static func cachedManifest(_ dir: URL, networks: () -> [Network], pins: [Pin]?) -> WeightsManifest? {
+        guard let manifest = try? WeightsDirectory.readManifest(in: dir), manifest.name == name, manifest.demo else { return nil }
+        if let pins { return differences(manifest, from: pins).isEmpty ? manifest : nil }
+        return describes(manifest, networks()) ? manifest : nil
     }
 
     /// Every file has the manifest's size and SHA-256.
@@ -96,7 +104,7 @@ extension DemoWeights {
     }
 
     /// `body` under an exclusive lock on `dir/.lock`.
-    private static func locked<T>(_ dir: URL, networks: [Network], _ body: () throws -> T) throws -> T {
+    private static func locked<T>(_ dir: URL, _ body: () throws -> T) throws -> T {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let lock = try lockFile(in: dir)
         defer { close(lock) }  // closing releases the lock

@@ -61,9 +61,12 @@ final class RegistryTests: XCTestCase {
         })
         let cold = try DemoWeights.load(in: dir, networks: Networks.demo(specs: specs))
         let written = try Data(contentsOf: dir.appendingPathComponent(WeightsDirectory.manifestFileName))
-        let pinned = try DemoWeights.pinnedManifest()
+        let pinnedData = try Data(contentsOf: DemoFixture.pinnedWeightsManifest)
+        let pinned = try WeightsManifest.decode(pinnedData)
         XCTAssertEqual(cold.manifest, pinned)
-        XCTAssertEqual(String(decoding: written, as: UTF8.self), DemoWeights.pinnedManifestJSON)
+        XCTAssertEqual(String(decoding: written, as: UTF8.self), String(decoding: pinnedData, as: UTF8.self))
+        XCTAssertEqual(DemoWeights.differences(cold.manifest, from: Networks.demoPins), [],
+                       "the binary's pins are weights-manifest.json's (scripts/pin-demo-manifest.sh)")
         XCTAssertEqual(WeightsDirectory.verify(dir, expecting: pinned), [])
         // The next start reads the files back instead of generating.
         let gam = dir.appendingPathComponent("gam.safetensors").path
@@ -77,7 +80,7 @@ final class RegistryTests: XCTestCase {
     }
 
     func testAModelNeedsEveryNetworkInOrder() throws {
-        var manifest = try DemoWeights.pinnedManifest()
+        var manifest = try WeightsManifest.decode(Data(contentsOf: DemoFixture.pinnedWeightsManifest))
         manifest.files.swapAt(0, 1)
         XCTAssertThrowsError(try manifest.require(networks: Networks.names)) {
             XCTAssertTrue("\($0)".contains("expected [\"gam\", \"tam\", \"aam\", \"agg\"]"), "\($0)")

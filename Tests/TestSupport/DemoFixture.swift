@@ -11,6 +11,10 @@ public enum DemoFixture {
 
     public static let directory = repositoryRoot.appendingPathComponent("Tests/Fixtures/dfgaze-demo-v1")
 
+    /// The repository's `weights-manifest.json`: the demo weights' manifest as pinned
+    /// (scripts/pin-demo-manifest.sh writes it), every file and tensor.
+    public static let pinnedWeightsManifest = repositoryRoot.appendingPathComponent("weights-manifest.json")
+
     public static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
     /// The 8 frames of `video8`, in order (frames/<name>.jpg).

@@ -13,14 +13,9 @@ final class DemoWeightsCacheTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func testPinnedManifestIsTheRepositoryRootFile() throws {
-        let root = try String(contentsOf: DemoFixture.repositoryRoot.appendingPathComponent("weights-manifest.json"), encoding: .utf8)
-        XCTAssertEqual(root, DemoWeights.pinnedManifestJSON)
-    }
-
     /// The pinned per-tensor hashes are the fixture's: the pin itself is tied to SPEC.md.
     func testPinnedTensorsAreTheFixturesDemoTensors() throws {
-        let pinned = try DemoWeights.pinnedManifest()
+        let pinned = try WeightsManifest.decode(Data(contentsOf: DemoFixture.pinnedWeightsManifest))
         let hashes = try DemoFixture.demoHashes()
         let keys = try DemoFixture.checkpointKeys()
         XCTAssertEqual(pinned.name, "dfgaze-demo-v1")
@@ -123,6 +118,29 @@ final class DemoWeightsCacheTests: XCTestCase {
         try DemoWeights.ensure(in: dir, networks: Self.tinyNetworks)
         try DemoWeights.ensure(in: dir, networks: Array(Self.tinyNetworks.dropLast()))
         XCTAssertEqual(try WeightsDirectory.load(from: dir).manifest.files.map(\.network), ["gam", "tam", "aam"])
+    }
+
+    /// With pins, a cache holding exactly the pinned files is used without asking for the
+    /// networks' parameters; a cache with other files is generated afresh.
+    func testPinnedCacheIsKeptWithoutAskingForParameters() throws {
+        let written = try DemoWeights.load(in: dir, networks: Self.tinyNetworks)
+        let pins = written.manifest.files.map { DemoWeights.Pin(network: $0.network, sha256: $0.sha256, bytes: $0.bytes) }
+        func notToBeAsked() -> [DemoWeights.Network] {
+            XCTFail("the networks' parameters were asked for")
+            return Self.tinyNetworks
+        }
+        let warm = try DemoWeights.load(in: dir, networks: notToBeAsked(), pins: pins)
+        XCTAssertEqual(warm.manifest, written.manifest)
+        XCTAssertEqual(DemoWeights.differences(warm.manifest, from: pins), [])
+
+        var other = pins
+        other[2].sha256 = String(repeating: "0", count: 64)
+        XCTAssertEqual(DemoWeights.differences(warm.manifest, from: other).count, 1)
+        let gam = dir.appendingPathComponent("gam.safetensors").path
+        let inode = try FileManager.default.attributesOfItem(atPath: gam)[.systemFileNumber] as? Int
+        _ = try DemoWeights.load(in: dir, networks: Self.tinyNetworks, pins: other)
+        XCTAssertNotEqual(try FileManager.default.attributesOfItem(atPath: gam)[.systemFileNumber] as? Int, inode,
+                          "a cache without the pinned files is generated again")
     }
 
     func testDefaultCacheDirectory() {

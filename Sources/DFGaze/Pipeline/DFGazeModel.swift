@@ -38,12 +38,12 @@ public final class DFGazeModel: @unchecked Sendable {
             sha256: Dictionary(uniqueKeysWithValues: weights.manifest.files.map { ($0.network, $0.sha256) }))
     }
 
-    /// The demo weights from the cache folder, generated there on first use. Their parameters
-    /// are the pinned manifest's (equal to `Networks.parameterSpecs`, by test): cheaper at start
-    /// than building every network once more to ask.
+    /// The demo weights from the cache folder, generated there on first use. A cache with the
+    /// pinned files is used as it is, without asking the networks for their parameters.
     public static func demo(cacheDirectory: URL? = nil, fullGraph: Bool = false) throws -> DFGazeModel {
         try DFGazeModel(weights: DemoWeights.load(in: cacheDirectory ?? DemoWeights.defaultCacheDirectory(),
-                                                  networks: Networks.demo(specs: DemoWeights.pinnedSpecs())),
+                                                  networks: Networks.demo(specs: Networks.parameterSpecs),
+                                                  pins: Networks.demoPins),
                         fullGraph: fullGraph)
     }
 
