@@ -17,15 +17,7 @@ import Tensors
 ///   Linear(1024, 2), `bottleneck.i`, `classifier.i`) reads the mean of the features of layers
 ///   1...i+1. Softmax gives [fake, real].
 /// The `base.*` ResNet-50 in the checkpoint is never used.
-public final class PSTA: WeightedNetwork {
-    public static let name = "agg"
-    public static let displayName = "PSTA"
-    public static let role = "spatial-temporal aggregator: three STAM layers, three heads"
-    public static func checkpointFileName(id: Int) -> String { "capsule_\(id).pt" }
-    /// The unused ResNet-50 `base`.
-    public static let omittedKeys = ["base.*", "*.num_batches_tracked"]
-    /// `layerN.conv_block.7.weight`: the last BatchNorm of each STAM conv block.
-    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["layer#", "conv_block", "7", "weight"]) }
+public final class PSTA: Sendable {
     static let inPlanes = 2048
     static let planes = 1024
     static let midPlanes = 256
@@ -138,4 +130,11 @@ public final class PSTA: WeightedNetwork {
         let n = Float(features.count)
         return sum.map { $0 / n }
     }
+}
+
+extension PSTA: WeightedNetwork {
+    /// The unused ResNet-50 `base` is never read; damped: each STAM conv block's last BatchNorm.
+    public static let facts = NetworkFacts(
+        name: "agg", displayName: "PSTA", role: "spatial-temporal aggregator: three STAM layers, three heads",
+        checkpointFile: "capsule_<id>.pt", omittedKeys: ["base.*", "*.num_batches_tracked"], dampedBatchNorms: "layer#.conv_block.7.weight")
 }

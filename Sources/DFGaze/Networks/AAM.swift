@@ -3,16 +3,7 @@ import Tensors
 /// AAM, the attribute branch: FairFace's torchvision ResNet-34 (`attributecnn.ResNet34`, keys
 /// under `base.`) and a Linear(512, 2048) `fc` that lifts its `layer4` map to the aggregator's
 /// 2048 channels.
-public final class AAM: WeightedNetwork {
-    public static let name = "aam"
-    public static let displayName = "AAM"
-    public static let role = "attributes: FairFace ResNet-34 + fc; its maps never reach the score"
-    public static func checkpointFileName(id: Int) -> String { "modelatt_\(id).pt" }
-    /// FairFace's 18-way attribute head `base.fc`, replaced by `fc`.
-    public static let omittedKeys = ["base.fc.*", "*.num_batches_tracked"]
-    /// `base.layerN.M.bn2.weight`.
-    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["base", "layer#", "#", "bn2", "weight"]) }
-
+public final class AAM: Sendable {
     let trunk: ResNet<BasicBlock>
     let fc: Linear
 
@@ -41,4 +32,12 @@ public final class AAM: WeightedNetwork {
         let trunk = trunk.multiplyAccumulates(height: 224, width: 224)
         return frames * (trunk.count + trunk.height * trunk.width * fc.inFeatures * fc.outFeatures)
     }
+}
+
+extension AAM: WeightedNetwork {
+    /// FairFace's 18-way head `base.fc`, replaced by `fc`, is never read.
+    public static let facts = NetworkFacts(
+        name: "aam", displayName: "AAM", role: "attributes: FairFace ResNet-34 + fc; its maps never reach the score",
+        checkpointFile: "modelatt_<id>.pt", omittedKeys: ["base.fc.*", "*.num_batches_tracked"],
+        dampedBatchNorms: "base.layer#.#.bn2.weight")
 }

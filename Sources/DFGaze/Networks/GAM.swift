@@ -4,16 +4,7 @@ import Tensors
 /// GAM, the gaze branch: L2CS-Net (`l2cs1.L2CS` with torchvision's Bottleneck, [3, 4, 6, 3],
 /// 90 bins of 4 degrees). Per frame it gives yaw and pitch logits, and its `layer4` map feeds
 /// the aggregator.
-public final class GAM: WeightedNetwork {
-    public static let name = "gam"
-    public static let displayName = "GAM"
-    public static let role = "gaze: L2CS ResNet-50, yaw/pitch over 90 bins and its layer4 map"
-    public static func checkpointFileName(id: Int) -> String { "model1_\(id).pt" }
-    /// The L2CS fine-tuning head `fc_finetune` (vestigial).
-    public static let omittedKeys = ["fc_finetune.*", "*.num_batches_tracked"]
-    /// `layerN.M.bn3.weight`.
-    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["layer#", "#", "bn3", "weight"]) }
-
+public final class GAM: Sendable {
     public static let bins = 90
     let trunk: ResNet<Bottleneck>
     let fcYawGaze: Linear
@@ -61,4 +52,11 @@ public final class GAM: WeightedNetwork {
             return (yaw, pitch, [-Foundation.cos(p) * Foundation.sin(y), -Foundation.sin(p), -Foundation.cos(p) * Foundation.cos(y)])
         }
     }
+}
+
+extension GAM: WeightedNetwork {
+    /// `fc_finetune`, the L2CS fine-tuning head, is never read.
+    public static let facts = NetworkFacts(
+        name: "gam", displayName: "GAM", role: "gaze: L2CS ResNet-50, yaw/pitch over 90 bins and its layer4 map",
+        checkpointFile: "model1_<id>.pt", omittedKeys: ["fc_finetune.*", "*.num_batches_tracked"], dampedBatchNorms: "layer#.#.bn3.weight")
 }

@@ -1,29 +1,50 @@
+import Foundation
 import Tensors
 import Weights
 
-/// A network of DFGaze that reads weights. Every fact the rest of the program needs about one
-/// lives in its conformance, beside its forward pass: adding a network means writing its file
-/// (with this conformance) and listing it in `Networks.all`, nothing else (docs/architecture.md).
-public protocol WeightedNetwork: AnyObject, Sendable {
+/// What the rest of the program needs to know about one network, stated once, beside its
+/// forward pass.
+public struct NetworkFacts: Sendable {
     /// The short name: its weights file `<name>.safetensors`, its manifest entry, its metadata.
-    static var name: String { get }
-    /// The name of the paper, for people (`/v1/model`).
-    static var displayName: String { get }
-    /// What it is and does, in one line (`/v1/model`).
-    static var role: String { get }
-    /// The authors' checkpoint file of this network for checkpoint `id`.
-    static func checkpointFileName(id: Int) -> String
+    public let name: String
+    /// The name of the paper, for people (`/v1/model`), and what it is and does in one line.
+    public let displayName: String
+    public let role: String
+    /// The authors' checkpoint file of this network, `<id>` standing for the checkpoint's id.
+    public let checkpointFile: String
     /// Patterns (`prefix.*` or `*.suffix`) of checkpoint keys the forward pass never reads, so
     /// not stored (Tests/Fixtures/dfgaze-demo-v1/SPEC.md section 1).
-    static var omittedKeys: [String] { get }
-    /// The demo recipe: whether `key` is a BatchNorm weight that starts near zero (the last one of
-    /// a residual branch).
-    static func isDamped(_ key: String) -> Bool
+    public let omittedKeys: [String]
+    /// The demo recipe: the BatchNorm weights that start near zero (the last of each residual
+    /// branch), as dot-separated parts where "layer#" is `layer` and a number, "#" a number.
+    public let dampedBatchNorms: String
+}
+
+/// A network of DFGaze that reads weights. Its facts live in its conformance, beside its forward
+/// pass: adding a network means writing its file (with this conformance) and listing it in
+/// `Networks.all` (docs/architecture.md).
+public protocol WeightedNetwork: AnyObject, Sendable {
+    static var facts: NetworkFacts { get }
     /// Builds the network, taking every parameter from `binder` by its checkpoint key.
     init(_ binder: WeightBinder)
 }
 
 extension WeightedNetwork {
+    public static var name: String { facts.name }
+    public static var displayName: String { facts.displayName }
+    public static var role: String { facts.role }
+    public static var omittedKeys: [String] { facts.omittedKeys }
+
+    /// The authors' checkpoint file of this network for checkpoint `id`.
+    public static func checkpointFileName(id: Int) -> String {
+        facts.checkpointFile.replacingOccurrences(of: "<id>", with: String(id))
+    }
+
+    /// Whether `key` is a BatchNorm weight the demo recipe damps.
+    public static func isDamped(_ key: String) -> Bool {
+        Networks.key(key, is: facts.dampedBatchNorms.split(separator: ".").map(String.init))
+    }
+
     /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
     /// missing, misshapen and unexpected key. The `omittedKeys` are not unexpected.
     public init(weights: StateDict) throws {

@@ -2,16 +2,7 @@ import Tensors
 
 /// TAM, the texture branch: Res2Net-101 v1b 26w×4s (`res2net_v1b.res2net101_v1b`). Its
 /// `layer4` map feeds the aggregator; the training head `fc` (200704 -> 2) is never read.
-public final class TAM: WeightedNetwork {
-    public static let name = "tam"
-    public static let displayName = "TAM"
-    public static let role = "texture: Res2Net-101 v1b 26w4s layer4 map"
-    public static func checkpointFileName(id: Int) -> String { "modelcnn_\(id).pt" }
-    /// The 200704x2 training head `fc`.
-    public static let omittedKeys = ["fc.*", "*.num_batches_tracked"]
-    /// `layerN.M.bn3.weight`.
-    public static func isDamped(_ key: String) -> Bool { Networks.key(key, is: ["layer#", "#", "bn3", "weight"]) }
-
+public final class TAM: Sendable {
     let trunk: ResNet<Bottle2neck>
 
     public init(_ binder: WeightBinder) {
@@ -110,4 +101,11 @@ struct Bottle2neck: ResidualBlock {
             + (downsample?.multiplyAccumulates(height: sh, width: sw) ?? 0)
         return (count, h, w)
     }
+}
+
+extension TAM: WeightedNetwork {
+    /// The 200704x2 training head `fc` is never read.
+    public static let facts = NetworkFacts(
+        name: "tam", displayName: "TAM", role: "texture: Res2Net-101 v1b 26w4s layer4 map", checkpointFile: "modelcnn_<id>.pt",
+        omittedKeys: ["fc.*", "*.num_batches_tracked"], dampedBatchNorms: "layer#.#.bn3.weight")
 }

@@ -201,9 +201,9 @@ extension DFGazeModel {
     /// Multiply-accumulates per network for `frames` frames (and their clips), as run:
     /// AAM only with the full graph.
     public func multiplyAccumulates(frames: Int) -> [String: Int] {
-        var macs = ["gam": gam.multiplyAccumulates(frames: frames), "tam": tam.multiplyAccumulates(frames: frames),
+        var macs = [GAM.name: gam.multiplyAccumulates(frames: frames), TAM.name: tam.multiplyAccumulates(frames: frames),
                     "psta": psta.multiplyAccumulates(clips: Self.clips(frameCount: frames).count)]
-        if let aam { macs["aam"] = aam.multiplyAccumulates(frames: frames) }
+        if let aam { macs[AAM.name] = aam.multiplyAccumulates(frames: frames) }
         return macs
     }
 }
