@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dfgaze", targets: ["dfgaze"]),
+        // For the micro-benchmarks in Benchmarks/ (their own package, depending on this one by path).
+        .library(name: "DFGazeLibrary", targets: ["DFGaze", "Weights", "Tensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

@@ -48,8 +48,9 @@ public struct Conv2d: Sendable {
         winogradFilters = Winograd.transformFilters(weight, count: outChannels * inChannels)
     }
 
-    /// This convolution without the Winograd path (always im2col + GEMM): the reference in tests.
-    func withoutWinograd() -> Conv2d {
+    /// This convolution without the Winograd path (always im2col + GEMM): the reference in tests
+    /// and benchmarks.
+    public func withoutWinograd() -> Conv2d {
         var plain = self
         plain.winogradFilters = []
         return plain
