@@ -49,7 +49,8 @@ public enum BLAS {
         public var gigaflopsPerSecond: Double { Double(flops) / seconds / 1e9 }
     }
 
-    /// Counts GEMM flops and time from here on (for benchmarks; off in serving).
+    /// Counts GEMM flops and time from here on: process-wide, set only by `dfgaze bench` around
+    /// its timed runs; serving never turns it on (docs/architecture.md, process-wide settings).
     nonisolated(unsafe) public static var accounting = false
     private static let gemmFlops = Atomic<Int>(0)
     private static let gemmNanoseconds = Atomic<Int>(0)
