@@ -49,11 +49,24 @@ public enum BLAS {
         public var gigaflopsPerSecond: Double { Double(flops) / seconds / 1e9 }
     }
 
-    /// Counts GEMM flops and time from here on: process-wide, set only by `dfgaze bench` around
-    /// its timed runs; serving never turns it on (docs/architecture.md, process-wide settings).
+    /// Counts GEMM flops and time, and the layers' multiply-accumulates, from here on:
+    /// process-wide, set only around measurement (`dfgaze bench`'s timed runs,
+    /// `DFGazeModel.multiplyAccumulates`); serving never turns it on (docs/architecture.md).
     nonisolated(unsafe) public static var accounting = false
     private static let gemmFlops = Atomic<Int>(0)
     private static let gemmNanoseconds = Atomic<Int>(0)
+
+    /// Multiply-accumulates of the layers that ran while `accounting` was on, by the direct count
+    /// (a convolution's as im2col + GEMM would do them, whatever algorithm ran; a linear layer's
+    /// rows x in x out; each other product's m x n x k): the model's work, counted as it runs.
+    @inline(__always)
+    public static func count(multiplyAccumulates n: @autoclosure () -> Int) {
+        if accounting { layerMultiplyAccumulates.add(n(), ordering: .relaxed) }
+    }
+    private static let layerMultiplyAccumulates = Atomic<Int>(0)
+
+    /// The layers' multiply-accumulates so far, and zero again.
+    public static func takeMultiplyAccumulates() -> Int { layerMultiplyAccumulates.exchange(0, ordering: .relaxed) }
 
     /// The totals so far, and zero again.
     public static func takeGEMMTotals() -> GEMMTotals {

@@ -154,6 +154,7 @@ public struct Conv2d: Sendable {
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool,
              forceUnfold: Bool = false) {
+        BLAS.count(multiplyAccumulates: multiplyAccumulates(height: height, width: width, batch: batch))
         // 3x3 stride 1 runs as Winograd F(2x2, 3x3): on every such shape of the networks it beats
         // im2col + GEMM at 1 and 2 threads (1.1-2x; docs/performance.md). `withoutWinograd()`
         // gives the plain path, for tests and benchmarks.

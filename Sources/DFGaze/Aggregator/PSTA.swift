@@ -89,18 +89,6 @@ public final class PSTA: Sendable {
         }
     }
 
-    /// Multiply-accumulates of one call on `clips` clips (the attribute maps are never read).
-    public func multiplyAccumulates(clips: Int) -> Int {
-        let side = Self.mapSize
-        var maps = 2 * Self.framesPerClip * clips
-        var count = downChannel.multiplyAccumulates(height: side, width: side, batch: maps)
-        for layer in layers {
-            count += layer.multiplyAccumulates(maps: maps, side: side)
-            maps /= 2
-        }
-        return count + heads.count * clips * heads[0].inFeatures * heads[0].outFeatures
-    }
-
     /// A layer's feature per clip, [clips][C]: `avg_2d(torch.mean(maps, 1))`.
     static func clipFeatures(_ x: FeatureMap, clips: Int) -> [Float] {
         let t = x.batch / clips, p = x.planeSize, c = x.channels

@@ -26,12 +26,6 @@ public final class AAM: Sendable {
         return FeatureMap(nchw: out, batch: layer4.batch, channels: fc.outFeatures,
                           height: layer4.height, width: layer4.width)
     }
-
-    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
-    public func multiplyAccumulates(frames: Int) -> Int {
-        let trunk = trunk.multiplyAccumulates(height: 224, width: 224)
-        return frames * (trunk.count + trunk.height * trunk.width * fc.inFeatures * fc.outFeatures)
-    }
 }
 
 extension AAM: WeightedNetwork {

@@ -24,12 +24,6 @@ public final class GAM: Sendable {
         return (fcYawGaze(pooled, rows: layer4.batch), fcPitchGaze(pooled, rows: layer4.batch), layer4)
     }
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
-    public func multiplyAccumulates(frames: Int) -> Int {
-        let trunkCount = trunk.multiplyAccumulates(height: 224, width: 224).count
-        return frames * (trunkCount + 2 * fcYawGaze.inFeatures * fcYawGaze.outFeatures)
-    }
-
     /// L2CS decoding: the expected bin under the softmax, in degrees (`bin * 4 - 180`), and the
     /// unit gaze vector (-cos p sin y, -sin p, -cos p cos y). Logits are rows of 90 per frame.
     public static func gaze(yawLogits: [Float], pitchLogits: [Float]) -> [(yawDeg: Double, pitchDeg: Double, vector: [Double])] {

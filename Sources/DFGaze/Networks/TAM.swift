@@ -18,10 +18,6 @@ public final class TAM: Sendable {
     /// frames: [3][N][224][224], normalized -> layer4, [2048][N][7][7].
     public func callAsFunction(_ frames: FeatureMap) -> FeatureMap { trunk(frames) }
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
-    public func multiplyAccumulates(frames: Int) -> Int {
-        frames * trunk.multiplyAccumulates(height: 224, width: 224).count
-    }
 }
 
 /// Res2Net's `Bottle2neck` (26w×4s): a 1x1 conv to 4 splits of `width` channels; split i > 0
@@ -89,17 +85,6 @@ struct Bottle2neck: ResidualBlock {
         let pooled = stride == 1 ? x
             : Pool.average(x, kernel: stride, stride: stride, ceilMode: true, countIncludePad: false)
         return downsample(pooled)
-    }
-
-    func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
-        let (h, w) = convs[0].outputSize(height: height, width: width)
-        let (sh, sw) = stride == 1 ? (height, width)
-            : Pool.averageOutputSize(height: height, width: width, kernel: stride, stride: stride, padding: 0, ceilMode: true)
-        let count = conv1.multiplyAccumulates(height: height, width: width)
-            + convs.reduce(0) { $0 + $1.multiplyAccumulates(height: height, width: width) }
-            + conv3.multiplyAccumulates(height: h, width: w)
-            + (downsample?.multiplyAccumulates(height: sh, width: sw) ?? 0)
-        return (count, h, w)
     }
 }
 

@@ -198,12 +198,36 @@ public enum ModelError: Error, CustomStringConvertible {
 }
 
 extension DFGazeModel {
-    /// Multiply-accumulates per network for `frames` frames (and their clips), as run:
-    /// AAM only with the full graph.
+    /// Multiply-accumulates per network for `frames` frames (and their clips), as run: AAM only
+    /// with the full graph. See `multiplyAccumulates(gam:tam:aam:psta:frames:)`.
     public func multiplyAccumulates(frames: Int) -> [String: Int] {
-        var macs = [GAM.name: gam.multiplyAccumulates(frames: frames), TAM.name: tam.multiplyAccumulates(frames: frames),
-                    "psta": psta.multiplyAccumulates(clips: Self.clips(frameCount: frames).count)]
-        if let aam { macs[AAM.name] = aam.multiplyAccumulates(frames: frames) }
+        Self.multiplyAccumulates(gam: gam, tam: tam, aam: aam, psta: psta, frames: frames)
+    }
+
+    /// Multiply-accumulates per network ("psta" for the aggregator) for `frames` frames of
+    /// 224x224 and their clips, counted by the layers as they run (`BLAS.count`): each network
+    /// runs once on blank frames with `BLAS.accounting` on, which is restored after. For
+    /// `dfgaze bench`: it also discards the GEMM totals of these runs.
+    public static func multiplyAccumulates(gam: GAM, tam: TAM, aam: AAM?, psta: PSTA, frames: Int) -> [String: Int] {
+        let accounting = BLAS.accounting
+        BLAS.accounting = true
+        defer {
+            BLAS.accounting = accounting
+            _ = BLAS.takeGEMMTotals()
+        }
+        _ = BLAS.takeMultiplyAccumulates()
+        func counted(_ body: () -> Void) -> Int {
+            body()
+            return BLAS.takeMultiplyAccumulates()
+        }
+        let input = FeatureMap(channels: 3, batch: frames, height: 224, width: 224)
+        var maps = (gaze: FeatureMap(channels: 0, batch: 0, height: 0, width: 0), texture: FeatureMap(channels: 0, batch: 0, height: 0, width: 0))
+        var macs = [GAM.name: counted { maps.gaze = gam(input).layer4 }, TAM.name: counted { maps.texture = tam(input) }]
+        if let aam { macs[AAM.name] = counted { _ = aam(input) } }
+        let order = clips(frameCount: frames).flatMap { $0 }
+        macs["psta"] = counted {
+            _ = psta(gaze: maps.gaze.selectingBatch(order), texture: maps.texture.selectingBatch(order), attribute: nil)
+        }
         return macs
     }
 }
