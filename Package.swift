@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dfgaze", targets: ["dfgaze"]),
+        // For the micro-benchmarks in Benchmarks/ (their own package, depending on this one by path).
+        .library(name: "DFGazeLibrary", targets: ["DFGaze", "Weights", "Tensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -55,11 +57,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors"], exclude: ["Resources"]),
+        // The fixture's locator and readers, shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors", "TestSupport"], exclude: ["Resources"]),
         // Data/: small Pillow-made reference files, read via #filePath.
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"], exclude: ["Data"]),
-        .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights", "TestSupport"], exclude: ["Data"]),
+        .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
     ]

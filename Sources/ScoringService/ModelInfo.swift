@@ -66,13 +66,9 @@ public struct Limits: Encodable, Sendable {
 
 extension DFGazeModel: VideoScorer {
     public var modelInfo: ModelInfo {
-        func parameters(_ network: String) -> Int { manifest.file(network: network)?.parameterCount ?? 0 }
-        return ModelInfo(model: identity, networks: [
-            .init(name: "GAM", role: "gaze: L2CS ResNet-50, yaw/pitch over 90 bins and its layer4 map", parameters: parameters("gam"), runs: true),
-            .init(name: "TAM", role: "texture: Res2Net-101 v1b 26w4s layer4 map", parameters: parameters("tam"), runs: true),
-            .init(name: "AAM", role: "attributes: FairFace ResNet-34 + fc; its maps never reach the score",
-                  parameters: parameters("aam"), runs: aam != nil),
-            .init(name: "PSTA", role: "spatial-temporal aggregator: three STAM layers, three heads", parameters: parameters("agg"), runs: true),
-        ], manifest: manifest)
+        ModelInfo(model: identity, networks: Networks.all.map { network in
+            .init(name: network.displayName, role: network.role,
+                  parameters: manifest.file(network: network.name)?.parameterCount ?? 0, runs: runs(network))
+        }, manifest: manifest)
     }
 }

@@ -1,5 +1,5 @@
 // The API description served at GET /openapi.yaml, generated from the repo-root openapi.yaml by
-// scripts/embed-openapi.py; OpenAPIDocumentTests keeps the two identical, so the binary serves it
+// scripts/embed-openapi.py; ServiceBehaviourTests.testModelDescriptionAndOpenAPI keeps the two identical, so the binary serves it
 // even when installed alone.
 enum OpenAPIDocument {
     static let yaml = #"""

@@ -4,8 +4,8 @@ import Synchronization
 
 /// Process-wide OpenBLAS settings.
 public enum BLAS {
-    /// Threads OpenBLAS uses inside one GEMM. The service sets cores / inference workers so
-    /// concurrent requests do not oversubscribe the CPU.
+    /// Threads OpenBLAS uses inside one GEMM. Serving sets 1 (`Parallel.use(threads:)` splits
+    /// each operation over the cores instead); `dfgaze bench --openblas-threads` sets the cores.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
@@ -26,15 +26,15 @@ public enum BLAS {
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
     }
 
-    /// Row-major C = alpha·op(A)·op(B) + beta·C, [m, k]·[k, n]: every GEMM of the model goes
+    /// Row-major C = op(A)·op(B) + beta·C, [m, k]·[k, n]: every GEMM of the model goes
     /// through here, so `dfgaze bench` can tell GEMM time from the rest.
     @inline(__always)
     public static func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
-                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let start = accounting ? DispatchTime.now().uptimeNanoseconds : 0
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         if accounting {
             gemmNanoseconds.add(Int(DispatchTime.now().uptimeNanoseconds - start), ordering: .relaxed)
             gemmFlops.add(2 * m * n * k, ordering: .relaxed)
@@ -49,10 +49,24 @@ public enum BLAS {
         public var gigaflopsPerSecond: Double { Double(flops) / seconds / 1e9 }
     }
 
-    /// Counts GEMM flops and time from here on (for benchmarks; off in serving).
+    /// Counts GEMM flops and time, and the layers' multiply-accumulates, from here on:
+    /// process-wide, set only around measurement (`dfgaze bench`'s timed runs,
+    /// `DFGazeModel.multiplyAccumulates`); serving never turns it on (docs/architecture.md).
     nonisolated(unsafe) public static var accounting = false
     private static let gemmFlops = Atomic<Int>(0)
     private static let gemmNanoseconds = Atomic<Int>(0)
+
+    /// Multiply-accumulates of the layers that ran while `accounting` was on, by the direct count
+    /// (a convolution's as im2col + GEMM would do them, whatever algorithm ran; a linear layer's
+    /// rows x in x out; each other product's m x n x k): the model's work, counted as it runs.
+    @inline(__always)
+    public static func count(multiplyAccumulates n: @autoclosure () -> Int) {
+        if accounting { layerMultiplyAccumulates.add(n(), ordering: .relaxed) }
+    }
+    private static let layerMultiplyAccumulates = Atomic<Int>(0)
+
+    /// The layers' multiply-accumulates so far, and zero again.
+    public static func takeMultiplyAccumulates() -> Int { layerMultiplyAccumulates.exchange(0, ordering: .relaxed) }
 
     /// The totals so far, and zero again.
     public static func takeGEMMTotals() -> GEMMTotals {

@@ -48,8 +48,9 @@ public struct Conv2d: Sendable {
         winogradFilters = Winograd.transformFilters(weight, count: outChannels * inChannels)
     }
 
-    /// This convolution without the Winograd path (always im2col + GEMM): the reference in tests.
-    func withoutWinograd() -> Conv2d {
+    /// This convolution without the Winograd path (always im2col + GEMM): the reference in tests
+    /// and benchmarks.
+    public func withoutWinograd() -> Conv2d {
         var plain = self
         plain.winogradFilters = []
         return plain
@@ -153,7 +154,11 @@ public struct Conv2d: Sendable {
     func run(_ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
              into output: UnsafeMutablePointer<Float>, relu: Bool, accumulate: Bool,
              forceUnfold: Bool = false) {
-        if !winogradFilters.isEmpty && Winograd.enabled {
+        BLAS.count(multiplyAccumulates: multiplyAccumulates(height: height, width: width, batch: batch))
+        // 3x3 stride 1 runs as Winograd F(2x2, 3x3): on every such shape of the networks it beats
+        // im2col + GEMM at 1 and 2 threads (1.1-2x; docs/performance.md). `withoutWinograd()`
+        // gives the plain path, for tests and benchmarks.
+        if !winogradFilters.isEmpty {
             return runWinograd(input, batch: batch, height: height, width: width, into: output, relu: relu,
                                accumulate: accumulate, aliased: forceUnfold)
         }
@@ -357,19 +362,5 @@ public struct BatchNorm: Sendable {
         }
         self.scale = scale
         self.shift = shift
-    }
-
-    /// Applies the BatchNorm to x, [C][N][H][W].
-    public func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-        precondition(x.channels == channels)
-        var y = x
-        let n = x.columns
-        y.values.withUnsafeMutableBufferPointer { v in
-            for c in 0..<channels {
-                let (a, b) = (scale[c], shift[c])
-                for i in 0..<n { v[c * n + i] = v[c * n + i] * a + b }
-            }
-        }
-        return y
     }
 }

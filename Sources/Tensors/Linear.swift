@@ -33,6 +33,7 @@ public struct Linear: Sendable {
     /// x: `rows` rows of `inFeatures` -> `rows` rows of `outFeatures`.
     public func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
         precondition(x.count == rows * inFeatures, "linear expects rows of \(inFeatures)")
+        BLAS.count(multiplyAccumulates: rows * inFeatures * outFeatures)
         var y = [Float](repeating: 0, count: rows * outFeatures)
         for r in 0..<rows { for o in 0..<outFeatures { y[r * outFeatures + o] = bias[o] } }
         weight.withUnsafeBufferPointer { w in

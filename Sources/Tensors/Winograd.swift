@@ -26,12 +26,6 @@ enum Winograd {
     /// faster than 256 KiB or 4 MiB blocks.
     static let cacheFloats = 1 << 18
 
-    /// Whether the 3x3 stride-1 convolutions run as F(2x2, 3x3): measured on every such shape
-    /// of the networks (ConvolutionBenchmarkTests, 4 frames, best of 5 interleaved, split as in
-    /// serving), it beats im2col + GEMM at 1 and 2 threads, 1.1-1.2x on TAM's 112x112 stem (since
-    /// large maps run in cache-sized blocks) and 1.2-2x from 56x56 down. Off only in benchmarks
-    /// that measure what Winograd gains (set before any inference runs).
-    nonisolated(unsafe) static var enabled = true
 
     /// U = G g Gᵀ for every (o, c) of weights [O, C·9], as 16 row-major [O, C] matrices.
     /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].

@@ -7,18 +7,44 @@ import Tensors
 public enum DemoWeights {
     public static let name = "dfgaze-demo-v1"
 
-    /// Generates the parameters `keys` (name -> shape) of `network` ("gam", "tam", "aam", "agg"),
-    /// tensors in parallel: each has its own seed, so the order of work does not matter.
-    public static func generate(network: String, keys: [(key: String, shape: [Int])]) -> StateDict {
+    /// What the recipe needs to know of one network; the model's registry tells it.
+    public struct Network: Sendable {
+        public var name: String
+        /// Checkpoint keys left out (recorded in the manifest).
+        public var omittedKeys: [String]
+        /// The parameters to generate (name -> shape).
+        public var parameters: [(key: String, shape: [Int])]
+        /// Which BatchNorm weights start near zero (the last of each residual branch).
+        public var isDamped: @Sendable (String) -> Bool
+
+        public init(name: String, omittedKeys: [String], parameters: [(key: String, shape: [Int])],
+                    isDamped: @escaping @Sendable (String) -> Bool) {
+            self.name = name
+            self.omittedKeys = omittedKeys
+            self.parameters = parameters
+            self.isDamped = isDamped
+        }
+    }
+
+    /// Generates `network`'s parameters, tensors in parallel: each has its own seed, so the
+    /// order of work does not matter.
+    public static func generate(_ network: Network) -> StateDict {
+        generate(network: network.name, keys: network.parameters, isDamped: network.isDamped)
+    }
+
+    /// Generates the parameters `keys` (name -> shape) of the network named `network`.
+    public static func generate(network: String, keys: [(key: String, shape: [Int])],
+                                isDamped: (String) -> Bool) -> StateDict {
         let batchNormModules = Set(keys.compactMap { k -> String? in
             k.key.hasSuffix(".running_mean") ? String(k.key.dropLast(".running_mean".count)) : nil
         })
+        let damped = keys.map { isDamped($0.key) }
         let tensors = concurrentMap(keys.count) { i in
             let (key, shape) = keys[i]
             let module = key.split(separator: ".").dropLast().joined(separator: ".")
             let leaf = key.split(separator: ".").last.map(String.init) ?? key
-            let rule = Rule(network: network, key: key, leaf: leaf, shape: shape,
-                            isBatchNorm: batchNormModules.contains(module))
+            let rule = Rule(leaf: leaf, shape: shape, isBatchNorm: batchNormModules.contains(module),
+                            isDamped: damped[i])
             return Tensor(shape: shape, values: values(seed: fnv1a64("\(name)/\(network)/\(key)"),
                                                        count: shape.reduce(1, *), rule: rule))
         }
@@ -34,9 +60,9 @@ public enum DemoWeights {
         case variance              // 1 + 0.5 u
         case scaled(Float)         // v * a   (conv and linear weights)
 
-        init(network: String, key: String, leaf: String, shape: [Int], isBatchNorm: Bool) {
+        init(leaf: String, shape: [Int], isBatchNorm: Bool, isDamped: Bool) {
             switch (isBatchNorm, leaf) {
-            case (true, "weight"): self = .gamma(DemoWeights.isDamped(network: network, key: key) ? 0.25 : 1)
+            case (true, "weight"): self = .gamma(isDamped ? 0.25 : 1)
             case (true, "running_var"): self = .variance
             case (true, _), (false, "bias"): self = .shift
             default:
@@ -44,23 +70,6 @@ public enum DemoWeights {
                 // conv (rank 3/4): sqrt(6 / fan_in); linear (rank 2): sqrt(3 / fan_in); sqrt in Float64.
                 self = .scaled(Float(((shape.count == 2 ? 3.0 : 6.0) / fanIn).squareRoot()))
             }
-        }
-    }
-
-    /// The last BatchNorm of every residual branch and STAM conv block starts near zero.
-    static func isDamped(network: String, key: String) -> Bool {
-        let parts = key.split(separator: ".").map(String.init)
-        func isLayer(_ s: String) -> Bool { s.hasPrefix("layer") && Int(s.dropFirst(5)) != nil }
-        switch network {
-        case "gam", "tam":  // layerN.M.bn3.weight
-            return parts.count == 4 && isLayer(parts[0]) && Int(parts[1]) != nil && parts[2] == "bn3" && parts[3] == "weight"
-        case "aam":         // base.layerN.M.bn2.weight
-            return parts.count == 5 && parts[0] == "base" && isLayer(parts[1]) && Int(parts[2]) != nil
-                && parts[3] == "bn2" && parts[4] == "weight"
-        case "agg":         // layerN.conv_block.7.weight
-            return parts.count == 4 && isLayer(parts[0]) && parts[1] == "conv_block" && parts[2] == "7" && parts[3] == "weight"
-        default:
-            return false
         }
     }
 

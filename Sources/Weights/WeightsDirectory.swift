@@ -1,18 +1,17 @@
 import Foundation
 import Tensors
 
-/// The four networks' parameters from a weights folder, and the manifest they were checked against.
+/// The networks' parameters from a weights folder, and the manifest they were checked against.
 public struct LoadedWeights: Sendable {
     public let directory: URL
     public let manifest: WeightsManifest
-    /// By network: "gam", "tam", "aam", "agg".
+    /// By network name (the manifest's `network`).
     public let networks: [String: StateDict]
 
     public subscript(network: String) -> StateDict? { networks[network] }
 }
 
-/// A weights folder: `gam.safetensors`, `tam.safetensors`, `aam.safetensors`, `agg.safetensors`
-/// and `manifest.json` describing them.
+/// A weights folder: one `<network>.safetensors` per network and `manifest.json` describing them.
 public enum WeightsDirectory {
     public static let manifestFileName = "manifest.json"
     /// A manifest lists about 1600 tensors; anything far larger is not one.
@@ -30,7 +29,7 @@ public enum WeightsDirectory {
         return try WeightsManifest.decode(data)
     }
 
-    /// Reads the four networks' parameters. Every file's size and SHA-256 is checked against the
+    /// Reads every network's parameters. Every file's size and SHA-256 is checked against the
     /// manifest before any of it is parsed, and, given `expecting`, the manifest itself must match
     /// it (name, demo flag, files, tensors; provenance aside).
     public static func load(from dir: URL, expecting: WeightsManifest? = nil) throws -> LoadedWeights {
@@ -111,27 +110,36 @@ public enum WeightsDirectory {
         catch { throw WeightsError.unreadable(file: url.path, reason: error.localizedDescription) }
     }
 
-    /// Writes the four networks' files, then `manifest.json` describing them (last, so a folder
-    /// with a manifest is complete). Each file goes through a temporary file and a rename.
+    /// One network's parameters to write, and the checkpoint keys left out of them.
+    public struct NetworkState: Sendable {
+        public var network: String
+        public var omittedKeys: [String]
+        public var state: StateDict
+        public init(network: String, omittedKeys: [String], state: StateDict) {
+            self.network = network
+            self.omittedKeys = omittedKeys
+            self.state = state
+        }
+    }
+
+    /// Writes the networks' files, then `manifest.json` describing them in the same order (last,
+    /// so a folder with a manifest is complete). Each file goes through a temporary file and a rename.
     @discardableResult
-    public static func write(networks: [String: StateDict], name: String, demo: Bool,
+    public static func write(networks: [NetworkState], name: String, demo: Bool,
                              provenance: WeightsManifest.Provenance, to dir: URL) throws -> WeightsManifest {
-        guard Set(networks.keys) == Set(WeightsManifest.networks) else {
-            throw WeightsError.badManifest("need exactly the networks \(WeightsManifest.networks), got \(networks.keys.sorted())")
+        guard Set(networks.map(\.network)).count == networks.count else {
+            throw WeightsError.badManifest("a network more than once in \(networks.map(\.network))")
         }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var files: [WeightsManifest.File] = []
-        for network in WeightsManifest.networks {
-            guard let state = networks[network] else { continue }
-            files.append(try writeFile(network: network, state: state, name: name, to: dir))
-        }
+        let files = try networks.map { try writeFile($0, name: name, to: dir) }
         let manifest = WeightsManifest(name: name, demo: demo, files: files, provenance: provenance)
         try writeAtomically(manifest.encoded(), to: dir.appendingPathComponent(manifestFileName))
         return manifest
     }
 
     /// One network's safetensors file and its manifest entry.
-    static func writeFile(network: String, state: StateDict, name: String, to dir: URL) throws -> WeightsManifest.File {
+    static func writeFile(_ entry: NetworkState, name: String, to dir: URL) throws -> WeightsManifest.File {
+        let (network, state) = (entry.network, entry.state)
         let fileName = WeightsManifest.fileName(network: network)
         let written = try SafeTensorsWriter.write(state, metadata: ["dfgaze.network": network, "dfgaze.weights": name],
                                                   to: dir.appendingPathComponent(fileName))
@@ -142,7 +150,7 @@ public enum WeightsDirectory {
         return WeightsManifest.File(
             network: network, file: fileName, sha256: written.sha256, bytes: written.bytes,
             tensorCount: tensors.count, parameterCount: state.tensors.values.reduce(0) { $0 + $1.count },
-            omittedKeys: WeightsManifest.omittedKeys[network] ?? [], tensors: tensors)
+            omittedKeys: entry.omittedKeys, tensors: tensors)
     }
 
     static func writeAtomically(_ data: Data, to url: URL) throws {

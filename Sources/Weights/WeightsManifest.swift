@@ -1,24 +1,15 @@
 import Foundation
 
 /// `manifest.json` of a weights folder (and the repo-root `weights-manifest.json`, which pins the
-/// demo weights): what each of the four safetensors files must contain, byte for byte.
+/// demo weights): what each network's safetensors file must contain, byte for byte. Which
+/// networks there are is the model's business (DFGaze's `Networks`), not this format's.
 public struct WeightsManifest: Codable, Sendable, Equatable {
     public static let currentFormatVersion = 1
-    /// The four networks of DFGaze, in the order of the paper: gaze, texture, attribute, aggregator.
-    public static let networks = ["gam", "tam", "aam", "agg"]
 
-    /// Keys of the authors' checkpoints the forward pass never reads, so not stored
-    /// (Tests/Fixtures/dfgaze-demo-v1/SPEC.md section 1): `prefix.*` or `*.suffix`.
-    public static let omittedKeys: [String: [String]] = [
-        "gam": ["fc_finetune.*", "*.num_batches_tracked"],   // L2CS fine-tuning head
-        "tam": ["fc.*", "*.num_batches_tracked"],            // the 200704x2 training head
-        "aam": ["base.fc.*", "*.num_batches_tracked"],       // FairFace classifier, replaced by `fc`
-        "agg": ["base.*", "*.num_batches_tracked"],          // an unused ResNet-50 inside PSTA
-    ]
-
-    /// Whether `key` of `network`'s checkpoint is one the forward pass never reads.
-    public static func isOmitted(_ key: String, network: String) -> Bool {
-        (omittedKeys[network] ?? []).contains { pattern in
+    /// Whether `key` matches one of `patterns`: `prefix.*`, `*.suffix` or the key itself (the
+    /// form of `omitted_keys`).
+    public static func matches(_ key: String, patterns: [String]) -> Bool {
+        patterns.contains { pattern in
             if pattern.hasSuffix(".*") { return key.hasPrefix(pattern.dropLast()) }
             if pattern.hasPrefix("*.") { return key.hasSuffix(pattern.dropFirst()) }
             return key == pattern
@@ -32,7 +23,7 @@ public struct WeightsManifest: Codable, Sendable, Equatable {
     public var name: String
     /// True for generated weights, which score nothing meaningful.
     public var demo: Bool
-    /// One per network, in `networks` order.
+    /// One per network, in the model's order.
     public var files: [File]
     public var provenance: Provenance
 
@@ -43,7 +34,7 @@ public struct WeightsManifest: Codable, Sendable, Equatable {
         public var bytes: Int
         public var tensorCount: Int
         public var parameterCount: Int
-        /// Patterns of the original checkpoint keys left out (`omittedKeys`).
+        /// Patterns of the original checkpoint keys left out (see `matches`).
         public var omittedKeys: [String]
         /// In storage order (byte order of names).
         public var tensors: [TensorEntry]
@@ -121,8 +112,15 @@ public struct WeightsManifest: Codable, Sendable, Equatable {
 
     public func file(network: String) -> File? { files.first { $0.network == network } }
 
-    /// Decodes and checks the structure: a known format version, the four networks each once, in
-    /// order, with file names `<network>.safetensors` (never a path elsewhere).
+    /// Throws unless the files are for exactly `networks`, in that order (what a model reads).
+    public func require(networks: [String]) throws {
+        guard files.map(\.network) == networks else {
+            throw WeightsError.badManifest("files are for \(files.map(\.network)), expected \(networks)")
+        }
+    }
+
+    /// Decodes and checks the structure: a known format version, each network once, with file
+    /// names `<network>.safetensors` (never a path elsewhere).
     public static func decode(_ data: Data) throws -> WeightsManifest {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -132,8 +130,8 @@ public struct WeightsManifest: Codable, Sendable, Equatable {
         guard manifest.formatVersion == currentFormatVersion else {
             throw WeightsError.badManifest("format version \(manifest.formatVersion), this program reads \(currentFormatVersion)")
         }
-        guard manifest.files.map(\.network) == networks else {
-            throw WeightsError.badManifest("files are for \(manifest.files.map(\.network)), expected \(networks)")
+        guard Set(manifest.files.map(\.network)).count == manifest.files.count else {
+            throw WeightsError.badManifest("files are for \(manifest.files.map(\.network)), a network more than once")
         }
         for f in manifest.files where f.file != fileName(network: f.network) {
             throw WeightsError.badManifest("file of \(f.network) is \"\(f.file)\", expected \(fileName(network: f.network))")

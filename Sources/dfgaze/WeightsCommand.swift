@@ -40,9 +40,12 @@ struct WeightsCommand: ParsableCommand {
 
         func run() throws {
             let dir = directory.map { URL(fileURLWithPath: $0) } ?? DemoWeights.defaultCacheDirectory()
-            // The demo cache must also equal the manifest pinned in this binary.
-            let expecting = directory == nil ? try DemoWeights.pinnedManifest() : nil
-            let problems = WeightsDirectory.verify(dir, expecting: expecting)
+            var problems = WeightsDirectory.verify(dir)
+            if let manifest = try? WeightsDirectory.readManifest(in: dir) {
+                do { try manifest.require(networks: Networks.names) } catch { problems.append("\(error)") }
+                // The demo cache must also hold the files pinned in this binary.
+                if directory == nil { problems += DemoWeights.differences(manifest, from: Networks.demoPins) }
+            }
             if problems.isEmpty {
                 print("\(dir.path): ok")
             } else {
@@ -61,7 +64,7 @@ struct WeightsCommand: ParsableCommand {
 
         func run() throws {
             let dir = try DemoWeights.ensure(in: output.map { URL(fileURLWithPath: $0) } ?? DemoWeights.defaultCacheDirectory(),
-                                             specs: DFGazeModel.parameterSpecs)
+                                             networks: Networks.demo(specs: Networks.parameterSpecs), pins: Networks.demoPins)
             print("\(dir.path): \(DemoWeights.name) (demo weights: they exercise the pipeline and mean nothing about a video)")
         }
     }

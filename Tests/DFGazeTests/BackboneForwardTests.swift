@@ -1,34 +1,23 @@
-import CBLAS
-import Dispatch
 import Foundation
 import Tensors
 import Weights
 import XCTest
 @testable import DFGaze
+import TestSupport
 
 /// The three backbones against the authors' PyTorch outputs in the fixture, on demo weights.
-/// Each run also prints its wall time and achieved GFLOP/s (2 × multiply-accumulates).
 final class BackboneForwardTests: XCTestCase {
     static let clipA = ["a_0", "a_1", "a_2", "a_3"]
     static let clipB = ["b_0", "b_1", "b_2", "b_3"]
     /// SPEC.md: about 1e-4 relative on the 2048x7x7 maps.
     static let mapTolerance: Float = 1e-4
 
-    func timed<T>(_ label: String, macs: Int, _ body: () -> T) -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let result = body()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        print(String(format: "%@: %.3f s, %.2f GFLOP, %.1f GFLOP/s", label, seconds, 2 * Double(macs) / 1e9,
-                     2 * Double(macs) / 1e9 / seconds))
-        return result
-    }
-
     func assertMaps(_ map: FeatureMap, _ key: String, _ names: [String], file: SafeTensorsFile,
                     line: UInt = #line) throws {
         XCTAssertEqual([map.channels, map.batch, map.height, map.width], [2048, names.count, 7, 7], line: line)
         for (n, name) in names.enumerated() {
             let expected = try file.tensor("\(name).\(key)")
-            let error = Fixture.relativeError(Fixture.frame(n, of: map), expected.values)
+            let error = relativeError(Fixture.frame(n, of: map), expected.values)
             print("\(name).\(key): max relative error \(error)")
             XCTAssertLessThan(error, Self.mapTolerance, "\(name).\(key)", line: line)
         }
@@ -38,7 +27,7 @@ final class BackboneForwardTests: XCTestCase {
         let file = try Fixture.expected()
         let gam = try GAM(weights: Fixture.demoWeights("gam", spec: GAM.parameterSpec))
         let a = try Fixture.frames(Self.clipA, from: file)
-        let outA = timed("GAM N=4", macs: gam.multiplyAccumulates(frames: 4)) { gam(a) }
+        let outA = gam(a)
         try assertMaps(outA.layer4, "gam.layer4", Self.clipA, file: file)
         let outB = gam(try Fixture.frames(Self.clipB, from: file))
 
@@ -47,7 +36,7 @@ final class BackboneForwardTests: XCTestCase {
         for (n, name) in names.enumerated() {
             let rows = (n * 90)..<((n + 1) * 90)
             for (head, logits) in [("yaw_logits", yaw), ("pitch_logits", pitch)] {
-                let error = Fixture.relativeError(Array(logits[rows]), try file.tensor("\(name).gam.\(head)").values)
+                let error = relativeError(Array(logits[rows]), try file.tensor("\(name).gam.\(head)").values)
                 print("\(name).gam.\(head): max relative error \(error)")
                 XCTAssertLessThan(error, 1e-5, "\(name).gam.\(head)")
             }
@@ -85,7 +74,7 @@ final class BackboneForwardTests: XCTestCase {
         let file = try Fixture.expected()
         let tam = try TAM(weights: Fixture.demoWeights("tam", spec: TAM.parameterSpec))
         let a = try Fixture.frames(Self.clipA, from: file)
-        let layer4 = timed("TAM N=4", macs: tam.multiplyAccumulates(frames: 4)) { tam(a) }
+        let layer4 = tam(a)
         try assertMaps(layer4, "tam.layer4", Self.clipA, file: file)
     }
 
@@ -93,30 +82,7 @@ final class BackboneForwardTests: XCTestCase {
         let file = try Fixture.expected()
         let aam = try AAM(weights: Fixture.demoWeights("aam", spec: AAM.parameterSpec))
         let a = try Fixture.frames(Self.clipA, from: file)
-        let out = timed("AAM N=4", macs: aam.multiplyAccumulates(frames: 4)) { aam(a) }
+        let out = aam(a)
         try assertMaps(out, "aam.out", Self.clipA, file: file)
-    }
-
-    /// The per-frame workloads match the published figures for the torchvision trunks
-    /// (ResNet-50: 4.09 GMAC, ResNet-34: 3.66 GMAC at 224x224, heads aside).
-    func testMultiplyAccumulateCounts() {
-        let gam = GAM(WeightBinder(network: "gam", state: StateDict()))
-        let aam = AAM(WeightBinder(network: "aam", state: StateDict()))
-        XCTAssertEqual(Double(gam.trunk.multiplyAccumulates(height: 224, width: 224).count) / 1e9, 4.09, accuracy: 0.01)
-        XCTAssertEqual(Double(aam.trunk.multiplyAccumulates(height: 224, width: 224).count) / 1e9, 3.66, accuracy: 0.01)
-    }
-
-    /// The reference for GFLOP/s: one 2048^3 sgemm on this machine.
-    func testSgemmReferenceThroughput() {
-        let n = 2048
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        let run = {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
-                        1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
-        }
-        run()  // warm up threads
-        timed("sgemm 2048^3", macs: n * n * n, run)
-        XCTAssertEqual(c[0], 0.125 * Float(n))
     }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import Tensors
 import Weights
+import TestSupport
 import XCTest
 
 /// JPEG bytes in, the authors' numbers out: the whole pipeline against expected.json.
@@ -112,16 +113,15 @@ final class PipelineTests: XCTestCase {
         }
     }
 
-    func testNetworksReadExactlyTheDemoKeys() throws {
-        // Demo weights are generated from the networks' own parameter specs; the pinned
-        // manifest lists exactly the fixture's keys, so the two agree.
-        // `demo()` binds the pinned specs without asking the networks: names and shapes must agree.
-        let pinned = try DemoWeights.pinnedSpecs()
-        XCTAssertEqual(Set(pinned.keys), Set(DFGazeModel.parameterSpecs.keys))
-        for (network, spec) in DFGazeModel.parameterSpecs {
-            let pinnedSpec = try XCTUnwrap(pinned[network], network)
+    func testNetworksReadExactlyThePinnedDemoKeys() throws {
+        // The pinned demo weights (weights-manifest.json) list exactly the fixture's keys
+        // (WeightsTests); the networks ask for the same names and shapes.
+        let pinned = try WeightsManifest.decode(Data(contentsOf: DemoFixture.pinnedWeightsManifest))
+        XCTAssertEqual(pinned.files.map(\.network), Networks.names)
+        for (network, spec) in Networks.parameterSpecs {
+            let file = try XCTUnwrap(pinned.file(network: network), network)
             XCTAssertEqual(Dictionary(uniqueKeysWithValues: spec.map { ($0.key, $0.shape) }),
-                           Dictionary(uniqueKeysWithValues: pinnedSpec.map { ($0.key, $0.shape) }), network)
+                           Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.shape) }), network)
         }
     }
 }

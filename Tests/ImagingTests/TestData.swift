@@ -1,12 +1,13 @@
 import Foundation
 import XCTest
 @testable import Imaging
+import TestSupport
 
 /// Reference files: the shared fixture (Tests/Fixtures/dfgaze-demo-v1) and this target's Data/.
 enum TestData {
     static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    static let fixture = testsDirectory.deletingLastPathComponent().appendingPathComponent("Fixtures/dfgaze-demo-v1")
-    static let frameNames = ["a_0", "a_1", "a_2", "a_3", "b_0", "b_1", "b_2", "b_3"]
+    static let fixture = DemoFixture.directory
+    static let frameNames = DemoFixture.frameNames
 
     static func frame(_ name: String) throws -> Data {
         try Data(contentsOf: fixture.appendingPathComponent("frames/\(name).jpg"))

@@ -1,6 +1,7 @@
 import Synchronization
 @testable import Tensors
 import XCTest
+import TestSupport
 
 /// Splitting an operation over threads changes who computes what, not what is computed:
 /// element-wise kernels give the same bits at any `Parallel.width`; convolutions agree to float

@@ -34,14 +34,6 @@ extension XCTestCase {
         return y
     }
 
-    /// Largest |a - b| relative to the largest |b| (normwise).
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        XCTAssertEqual(a.count, b.count)
-        var (diff, scale): (Float, Float) = (0, 0)
-        for (u, v) in zip(a, b) { diff = max(diff, abs(u - v)); scale = max(scale, abs(v)) }
-        return diff / scale
-    }
-
     /// Res2Net's two ways of running `conv` (with ReLU) on channels `slice` of x, into channels
     /// from `at` of `target` and in place, each against the plain convolution of the slice, and
     /// leaving the channels before and around it as they were; `same` compares two arrays.

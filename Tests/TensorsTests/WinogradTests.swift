@@ -1,5 +1,6 @@
 import XCTest
 @testable import Tensors
+import TestSupport
 
 /// F(2x2, 3x3) against a direct convolution in Double: every map size the networks use (112,
 /// 56, 28, 14, 7) and odd ones whose last tile hangs over the edge, with bias, residual, ReLU,

@@ -2,6 +2,7 @@ import Foundation
 import Tensors
 import XCTest
 @testable import Weights
+import TestSupport
 
 final class SafeTensorsTests: XCTestCase {
     var dir: URL!
@@ -60,7 +61,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testReadsTheFixtureWrittenByTheReferenceImplementation() throws {
-        let fixture = DemoWeightsTests.fixture
+        let fixture = DemoFixture.directory
         let file = try SafeTensorsFile(contentsOf: fixture.appendingPathComponent("expected.safetensors"))
         let crop = try XCTUnwrap(file.entries["a_0.crop_rgb"])
         XCTAssertEqual(crop.dtype, .u8)

@@ -12,12 +12,14 @@ final class WeightsDirectoryTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    static let networks: [String: StateDict] = [
-        "gam": StateDict(["conv1.weight": Tensor(shape: [2, 1, 1, 1], values: [1, 2]),
-                          "bn1.running_var": Tensor(shape: [3], values: [1, 1.5, 2])]),
-        "tam": StateDict(["conv1.0.weight": Tensor(shape: [1, 1, 1, 1], values: [-3])]),
-        "aam": StateDict(["fc.weight": Tensor(shape: [2, 2], values: [1, 0, 0, 1]), "fc.bias": Tensor(shape: [2], values: [0.5, -0.5])]),
-        "agg": StateDict(["classifier.weight": Tensor(shape: [2, 1], values: [4, 5])]),
+    static let networks: [WeightsDirectory.NetworkState] = [
+        .init(network: "gam", omittedKeys: ["fc_finetune.*"],
+              state: StateDict(["conv1.weight": Tensor(shape: [2, 1, 1, 1], values: [1, 2]),
+                                "bn1.running_var": Tensor(shape: [3], values: [1, 1.5, 2])])),
+        .init(network: "tam", omittedKeys: [], state: StateDict(["conv1.0.weight": Tensor(shape: [1, 1, 1, 1], values: [-3])])),
+        .init(network: "aam", omittedKeys: ["base.fc.*", "*.num_batches_tracked"],
+              state: StateDict(["fc.weight": Tensor(shape: [2, 2], values: [1, 0, 0, 1]), "fc.bias": Tensor(shape: [2], values: [0.5, -0.5])])),
+        .init(network: "agg", omittedKeys: ["base.*"], state: StateDict(["classifier.weight": Tensor(shape: [2, 1], values: [4, 5])])),
     ]
 
     static let provenance = WeightsManifest.Provenance(
@@ -33,15 +35,15 @@ final class WeightsDirectoryTests: XCTestCase {
             XCTAssertEqual(file.file, "\(file.network).safetensors")
             XCTAssertEqual(file.bytes, bytes.count)
             XCTAssertEqual(file.sha256, SHA256.hex(bytes))
-            let state = try XCTUnwrap(Self.networks[file.network])
+            let state = try XCTUnwrap(Self.networks.first { $0.network == file.network }?.state)
             XCTAssertEqual(file.tensorCount, state.tensors.count)
             XCTAssertEqual(file.parameterCount, state.tensors.values.reduce(0) { $0 + $1.count })
-            XCTAssertEqual(file.omittedKeys, WeightsManifest.omittedKeys[file.network])
+            XCTAssertEqual(file.omittedKeys, Self.networks.first { $0.network == file.network }?.omittedKeys)
             XCTAssertEqual(file.tensors.map(\.name), state.keys)
             for t in file.tensors { XCTAssertEqual(t.sha256, state[t.name]?.values.withUnsafeBytes { SHA256.hex($0) }) }
         }
         let loaded = try WeightsDirectory.load(from: dir, expecting: manifest)
-        for (network, state) in Self.networks { XCTAssertEqual(loaded[network]?.tensors, state.tensors, network) }
+        for n in Self.networks { XCTAssertEqual(loaded[n.network]?.tensors, n.state.tensors, n.network) }
         XCTAssertEqual(WeightsDirectory.verify(dir, expecting: manifest), [])
     }
 
@@ -117,16 +119,22 @@ final class WeightsDirectoryTests: XCTestCase {
         XCTAssertTrue(lines[0].contains("manifest.json"), "\(lines)")
     }
 
-    func testManifestMustNameTheFourFilesInsideTheFolder() throws {
+    func testManifestMustNameEachNetworksFileInsideTheFolder() throws {
         var manifest = try WeightsDirectory.write(networks: Self.networks, name: "tiny", demo: false, provenance: Self.provenance, to: dir)
         manifest.files[1].file = "../tam.safetensors"
         XCTAssertThrowsError(try WeightsManifest.decode(manifest.encoded())) {
             XCTAssertEqual($0 as? WeightsError, .badManifest("file of tam is \"../tam.safetensors\", expected tam.safetensors"))
         }
-        manifest.files.removeLast()
+        manifest.files[1] = manifest.files[0]
         XCTAssertThrowsError(try WeightsManifest.decode(manifest.encoded())) {
             guard case .badManifest(let m) = $0 as? WeightsError else { return XCTFail("\($0)") }
-            XCTAssertTrue(m.contains("expected [\"gam\", \"tam\", \"aam\", \"agg\"]"), m)
+            XCTAssertTrue(m.contains("a network more than once"), m)
+        }
+        // Which networks a model needs is the model's to say.
+        manifest.files.removeLast()
+        XCTAssertThrowsError(try manifest.require(networks: ["gam", "gam", "aam", "agg"])) {
+            guard case .badManifest(let m) = $0 as? WeightsError else { return XCTFail("\($0)") }
+            XCTAssertTrue(m.contains("expected [\"gam\", \"gam\", \"aam\", \"agg\"]"), m)
         }
         XCTAssertThrowsError(try WeightsManifest.decode(Data("{}".utf8)))
     }
@@ -140,20 +148,16 @@ final class WeightsDirectoryTests: XCTestCase {
         XCTAssertEqual(try WeightsManifest.decode(manifest.encoded()), manifest)
     }
 
-    func testWriteNeedsExactlyTheFourNetworks() {
-        var three = Self.networks
-        three["agg"] = nil
-        XCTAssertThrowsError(try WeightsDirectory.write(networks: three, name: "x", demo: false, provenance: Self.provenance, to: dir))
+    func testWriteRefusesANetworkTwice() {
+        XCTAssertThrowsError(try WeightsDirectory.write(networks: Self.networks + [Self.networks[0]], name: "x", demo: false,
+                                                        provenance: Self.provenance, to: dir))
     }
 
-    /// The omitted-key patterns are SPEC.md's: exactly the checkpoint keys the demo weights leave out.
-    func testOmittedKeysAreTheKeysWithoutDemoValues() throws {
-        let keys = try DemoWeightsCacheTests.checkpointKeys()
-        let hashes = try DemoWeightsCacheTests.demoHashes()
-        for network in WeightsManifest.networks {
-            for (key, _) in keys[network] ?? [] {
-                XCTAssertEqual(WeightsManifest.isOmitted(key, network: network), hashes[network]?[key] == nil, "\(network)/\(key)")
-            }
-        }
+    func testOmittedKeyPatterns() {
+        XCTAssertTrue(WeightsManifest.matches("base.fc.weight", patterns: ["base.fc.*"]))
+        XCTAssertFalse(WeightsManifest.matches("base.fc_x", patterns: ["base.fc.*"]))
+        XCTAssertTrue(WeightsManifest.matches("layer1.0.bn1.num_batches_tracked", patterns: ["*.num_batches_tracked"]))
+        XCTAssertTrue(WeightsManifest.matches("fc", patterns: ["fc"]))
+        XCTAssertFalse(WeightsManifest.matches("fc.weight", patterns: ["fc"]))
     }
 }

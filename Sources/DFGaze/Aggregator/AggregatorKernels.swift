@@ -44,6 +44,7 @@ func relationMaps(first: FeatureMap, second: FeatureMap, counterpart: (Int) -> I
     let p = first.planeSize, n = first.batch, k = first.channels
     let ld = n * p
     var out = FeatureMap(channels: 2 * p, batch: n, height: first.height, width: first.width)
+    BLAS.count(multiplyAccumulates: 2 * n * p * p * k)
     first.values.withUnsafeBufferPointer { a in
         second.values.withUnsafeBufferPointer { b in
             out.values.withUnsafeMutableBufferPointer { c in
@@ -123,10 +124,5 @@ struct ChannelAttention: Sendable {
         var y = excite(h, rows: rows)
         Activation.sigmoid(&y)
         return y
-    }
-
-    /// Per row.
-    var multiplyAccumulates: Int {
-        squeeze.inFeatures * squeeze.outFeatures + excite.inFeatures * excite.outFeatures
     }
 }

@@ -45,15 +45,7 @@ public final class PSTA: Sendable {
         }
     }
 
-    /// Binds every parameter the forward pass reads by its state-dict key; throws a
-    /// `BindingError` listing every missing, misshapen or unexpected key.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "agg", state: weights, ignoring: { $0.hasPrefix("base.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ b: WeightBinder) {
+    public init(_ b: WeightBinder) {
         let positions = Self.mapSize * Self.mapSize
         downChannel = b.conv("down_channel.0", batchNorm: "down_channel.1", out: Self.planes, in: Self.inPlanes, kernel: 1)
         layers = (1...3).map { STAM(b, "layer\($0)", planes: Self.planes, midPlanes: Self.midPlanes, positions: positions) }
@@ -63,13 +55,6 @@ public final class PSTA: Sendable {
             classifier.fold(precedingBatchNorm: bottleneck)
             return classifier
         }
-    }
-
-    /// Every key (with its shape) the forward pass reads.
-    public static var parameterSpec: [(key: String, shape: [Int])] {
-        let binder = WeightBinder(network: "agg", state: StateDict())
-        _ = PSTA(binder)
-        return binder.requested
     }
 
     /// gaze, texture: layer4 maps [2048][4·clips][7][7] (frames of clip k are 4k..4k+3);
@@ -104,18 +89,6 @@ public final class PSTA: Sendable {
         }
     }
 
-    /// Multiply-accumulates of one call on `clips` clips (the attribute maps are never read).
-    public func multiplyAccumulates(clips: Int) -> Int {
-        let side = Self.mapSize
-        var maps = 2 * Self.framesPerClip * clips
-        var count = downChannel.multiplyAccumulates(height: side, width: side, batch: maps)
-        for layer in layers {
-            count += layer.multiplyAccumulates(maps: maps, side: side)
-            maps /= 2
-        }
-        return count + heads.count * clips * heads[0].inFeatures * heads[0].outFeatures
-    }
-
     /// A layer's feature per clip, [clips][C]: `avg_2d(torch.mean(maps, 1))`.
     static func clipFeatures(_ x: FeatureMap, clips: Int) -> [Float] {
         let t = x.batch / clips, p = x.planeSize, c = x.channels
@@ -145,4 +118,11 @@ public final class PSTA: Sendable {
         let n = Float(features.count)
         return sum.map { $0 / n }
     }
+}
+
+extension PSTA: WeightedNetwork {
+    /// The unused ResNet-50 `base` is never read; damped: each STAM conv block's last BatchNorm.
+    public static let facts = NetworkFacts(
+        name: "agg", displayName: "PSTA", role: "spatial-temporal aggregator: three STAM layers, three heads",
+        checkpointFile: "capsule_<id>.pt", omittedKeys: ["base.*", "*.num_batches_tracked"], dampedBatchNorms: "layer#.conv_block.7.weight")
 }

@@ -39,12 +39,4 @@ struct SRA: Sendable {
         }
         return y
     }
-
-    /// Multiply-accumulates for `n` maps of `p` positions.
-    func multiplyAccumulates(maps n: Int, positions p: Int) -> Int {
-        let side = Int(Double(p).squareRoot())
-        let convs = [alphiAppearance, deltaAppearance, ggSpatial, spaParamHidden, spaParam]
-            .reduce(0) { $0 + $1.multiplyAccumulates(height: side, width: side, batch: n) }
-        return convs + n * appChannel.multiplyAccumulates + 2 * n * p * p * alphiAppearance.outChannels
-    }
 }

@@ -34,13 +34,4 @@ struct STAM: Sendable {
         let aggregated = sra(x, vectors: vectors, embedding: embedded, temporal: temporal)
         return convBlockExpand(convBlockSpatial(convBlockReduce(aggregated, relu: true), relu: true), relu: true)
     }
-
-    /// Multiply-accumulates for `n` maps of `side`x`side`.
-    func multiplyAccumulates(maps n: Int, side: Int) -> Int {
-        let perMap = [embeddingHidden, embedding].reduce(0) { $0 + $1.multiplyAccumulates(height: side, width: side, batch: n) }
-        let perPair = [convBlockReduce, convBlockSpatial, convBlockExpand]
-            .reduce(0) { $0 + $1.multiplyAccumulates(height: side, width: side, batch: n / 2) }
-        return perMap + perPair + tra.multiplyAccumulates(maps: n, positions: side * side)
-            + sra.multiplyAccumulates(maps: n, positions: side * side)
-    }
 }

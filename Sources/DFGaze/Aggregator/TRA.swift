@@ -58,13 +58,4 @@ struct TRA: Sendable {
         }
         return y
     }
-
-    /// Multiply-accumulates for `n` maps of `p` positions.
-    func multiplyAccumulates(maps n: Int, positions p: Int) -> Int {
-        let side = Int(Double(p).squareRoot())
-        let convs = [gammaTemporal, betaTemporal, ggTemporal, tteParam, teParam]
-            .reduce(0) { $0 + $1.multiplyAccumulates(height: side, width: side, batch: n) }
-        return convs + n * (thetaChannel.inFeatures * thetaChannel.outFeatures + channelParam.multiplyAccumulates)
-            + 2 * n * p * p * gammaTemporal.outChannels
-    }
 }

@@ -7,26 +7,11 @@ public final class AAM: Sendable {
     let trunk: ResNet<BasicBlock>
     let fc: Linear
 
-    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
-    /// missing, misshapen and unexpected key. The 18-way attribute head `base.fc` is never read.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "aam", state: weights, ignoring: { $0.hasPrefix("base.fc.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ binder: WeightBinder) {
+    public init(_ binder: WeightBinder) {
         let stem = binder.conv("base.conv1", batchNorm: "base.bn1", out: 64, in: 3, kernel: 7, stride: 2, padding: 3)
         trunk = ResNet(binder, stem: [stem], prefix: "base.", depths: [3, 4, 6, 3])
         fc = binder.linear("fc", out: 2048, in: 512)
     }
-
-    /// Every key the forward pass reads, with its shape.
-    public static let parameterSpec: [(key: String, shape: [Int])] = {
-        let binder = WeightBinder(network: "aam", state: StateDict())
-        _ = AAM(binder)
-        return binder.requested
-    }()
 
     /// frames: [3][N][224][224], normalized -> the fc output as (N, 2048, 7, 7), in [C][N][H][W].
     ///
@@ -41,10 +26,12 @@ public final class AAM: Sendable {
         return FeatureMap(nchw: out, batch: layer4.batch, channels: fc.outFeatures,
                           height: layer4.height, width: layer4.width)
     }
+}
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
-    public func multiplyAccumulates(frames: Int) -> Int {
-        let trunk = trunk.multiplyAccumulates(height: 224, width: 224)
-        return frames * (trunk.count + trunk.height * trunk.width * fc.inFeatures * fc.outFeatures)
-    }
+extension AAM: WeightedNetwork {
+    /// FairFace's 18-way head `base.fc`, replaced by `fc`, is never read.
+    public static let facts = NetworkFacts(
+        name: "aam", displayName: "AAM", role: "attributes: FairFace ResNet-34 + fc; its maps never reach the score",
+        checkpointFile: "modelatt_<id>.pt", omittedKeys: ["base.fc.*", "*.num_batches_tracked"],
+        dampedBatchNorms: "base.layer#.#.bn2.weight")
 }

@@ -10,39 +10,18 @@ public final class GAM: Sendable {
     let fcYawGaze: Linear
     let fcPitchGaze: Linear
 
-    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
-    /// missing, misshapen and unexpected key. `fc_finetune` (vestigial) is never read.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "gam", state: weights, ignoring: { $0.hasPrefix("fc_finetune.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ binder: WeightBinder) {
+    public init(_ binder: WeightBinder) {
         let stem = binder.conv("conv1", batchNorm: "bn1", out: 64, in: 3, kernel: 7, stride: 2, padding: 3)
         trunk = ResNet(binder, stem: [stem], prefix: "", depths: [3, 4, 6, 3])
         fcYawGaze = binder.linear("fc_yaw_gaze", out: Self.bins, in: 2048)
         fcPitchGaze = binder.linear("fc_pitch_gaze", out: Self.bins, in: 2048)
     }
 
-    /// Every key the forward pass reads, with its shape.
-    public static let parameterSpec: [(key: String, shape: [Int])] = {
-        let binder = WeightBinder(network: "gam", state: StateDict())
-        _ = GAM(binder)
-        return binder.requested
-    }()
-
     /// frames: [3][N][224][224], normalized. Logits are N rows of 90; layer4 is [2048][N][7][7].
     public func callAsFunction(_ frames: FeatureMap) -> (yawLogits: [Float], pitchLogits: [Float], layer4: FeatureMap) {
         let layer4 = trunk(frames)
         let pooled = Pool.globalAverage(layer4)
         return (fcYawGaze(pooled, rows: layer4.batch), fcPitchGaze(pooled, rows: layer4.batch), layer4)
-    }
-
-    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
-    public func multiplyAccumulates(frames: Int) -> Int {
-        let trunkCount = trunk.multiplyAccumulates(height: 224, width: 224).count
-        return frames * (trunkCount + 2 * fcYawGaze.inFeatures * fcYawGaze.outFeatures)
     }
 
     /// L2CS decoding: the expected bin under the softmax, in degrees (`bin * 4 - 180`), and the
@@ -67,4 +46,11 @@ public final class GAM: Sendable {
             return (yaw, pitch, [-Foundation.cos(p) * Foundation.sin(y), -Foundation.sin(p), -Foundation.cos(p) * Foundation.cos(y)])
         }
     }
+}
+
+extension GAM: WeightedNetwork {
+    /// `fc_finetune`, the L2CS fine-tuning head, is never read.
+    public static let facts = NetworkFacts(
+        name: "gam", displayName: "GAM", role: "gaze: L2CS ResNet-50, yaw/pitch over 90 bins and its layer4 map",
+        checkpointFile: "model1_<id>.pt", omittedKeys: ["fc_finetune.*", "*.num_batches_tracked"], dampedBatchNorms: "layer#.#.bn3.weight")
 }

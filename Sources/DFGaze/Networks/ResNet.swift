@@ -9,8 +9,6 @@ protocol ResidualBlock: Sendable {
     /// Consumes x: the last convolution accumulates onto the shortcut in place, which for an
     /// identity shortcut is x itself.
     func callAsFunction(_ x: consuming FeatureMap) -> FeatureMap
-    /// Multiply-accumulates per frame for a `height`x`width` input, and the output size.
-    func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int)
 }
 
 /// The trunk shared by the three backbones: a stem of convolutions (BatchNorm folded), each
@@ -43,21 +41,6 @@ struct ResNet<Block: ResidualBlock>: Sendable {
         for block in blocks { x = block(consume x) }
         return x
     }
-
-    /// Per frame, with the output size (layer4's).
-    func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
-        var (count, h, w) = (0, height, width)
-        for conv in stem {
-            count += conv.multiplyAccumulates(height: h, width: w)
-            (h, w) = conv.outputSize(height: h, width: w)
-        }
-        (h, w) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1)  // max-pool 3, stride 2, padding 1
-        for block in blocks {
-            let m = block.multiplyAccumulates(height: h, width: w)
-            (count, h, w) = (count + m.count, m.height, m.width)
-        }
-        return (count, h, w)
-    }
 }
 
 /// torchvision's `Bottleneck` (ResNet-50 v1.5, the stride on the 3x3 conv): 1x1, 3x3, 1x1
@@ -86,15 +69,6 @@ struct Bottleneck: ResidualBlock {
         let shortcut = if let downsample { downsample(x) } else { consume x }
         return conv3(branch, relu: true, adding: consume shortcut)
     }
-
-    func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
-        let (h, w) = conv2.outputSize(height: height, width: width)
-        let count = conv1.multiplyAccumulates(height: height, width: width)
-            + conv2.multiplyAccumulates(height: height, width: width)
-            + conv3.multiplyAccumulates(height: h, width: w)
-            + (downsample?.multiplyAccumulates(height: height, width: width) ?? 0)
-        return (count, h, w)
-    }
 }
 
 /// torchvision's `BasicBlock` (ResNet-34): two 3x3 convolutions, the first strided, and a 1x1
@@ -119,13 +93,5 @@ struct BasicBlock: ResidualBlock {
         let branch = conv1(x, relu: true)
         let shortcut = if let downsample { downsample(x) } else { consume x }
         return conv2(branch, relu: true, adding: consume shortcut)
-    }
-
-    func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
-        let (h, w) = conv1.outputSize(height: height, width: width)
-        let count = conv1.multiplyAccumulates(height: height, width: width)
-            + conv2.multiplyAccumulates(height: h, width: w)
-            + (downsample?.multiplyAccumulates(height: height, width: width) ?? 0)
-        return (count, h, w)
     }
 }

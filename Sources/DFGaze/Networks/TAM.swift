@@ -5,15 +5,7 @@ import Tensors
 public final class TAM: Sendable {
     let trunk: ResNet<Bottle2neck>
 
-    /// Binds every parameter by its checkpoint key; throws a `BindingError` listing every
-    /// missing, misshapen and unexpected key.
-    public convenience init(weights: StateDict) throws {
-        let binder = WeightBinder(network: "tam", state: weights, ignoring: { $0.hasPrefix("fc.") })
-        self.init(binder)
-        try binder.finish()
-    }
-
-    init(_ binder: WeightBinder) {
+    public init(_ binder: WeightBinder) {
         // v1b's deep stem: three 3x3 convolutions; the last one's BatchNorm is the top-level `bn1`.
         let stem = [
             binder.conv("conv1.0", batchNorm: "conv1.1", out: 32, in: 3, kernel: 3, stride: 2, padding: 1),
@@ -23,20 +15,9 @@ public final class TAM: Sendable {
         trunk = ResNet(binder, stem: stem, prefix: "", depths: [3, 4, 23, 3])
     }
 
-    /// Every key the forward pass reads, with its shape.
-    public static let parameterSpec: [(key: String, shape: [Int])] = {
-        let binder = WeightBinder(network: "tam", state: StateDict())
-        _ = TAM(binder)
-        return binder.requested
-    }()
-
     /// frames: [3][N][224][224], normalized -> layer4, [2048][N][7][7].
     public func callAsFunction(_ frames: FeatureMap) -> FeatureMap { trunk(frames) }
 
-    /// Multiply-accumulates of one call on `frames` frames of 224x224 (direct convolution count).
-    public func multiplyAccumulates(frames: Int) -> Int {
-        frames * trunk.multiplyAccumulates(height: 224, width: 224).count
-    }
 }
 
 /// Res2Net's `Bottle2neck` (26w×4s): a 1x1 conv to 4 splits of `width` channels; split i > 0
@@ -105,15 +86,11 @@ struct Bottle2neck: ResidualBlock {
             : Pool.average(x, kernel: stride, stride: stride, ceilMode: true, countIncludePad: false)
         return downsample(pooled)
     }
+}
 
-    func multiplyAccumulates(height: Int, width: Int) -> (count: Int, height: Int, width: Int) {
-        let (h, w) = convs[0].outputSize(height: height, width: width)
-        let (sh, sw) = stride == 1 ? (height, width)
-            : Pool.averageOutputSize(height: height, width: width, kernel: stride, stride: stride, padding: 0, ceilMode: true)
-        let count = conv1.multiplyAccumulates(height: height, width: width)
-            + convs.reduce(0) { $0 + $1.multiplyAccumulates(height: height, width: width) }
-            + conv3.multiplyAccumulates(height: h, width: w)
-            + (downsample?.multiplyAccumulates(height: sh, width: sw) ?? 0)
-        return (count, h, w)
-    }
+extension TAM: WeightedNetwork {
+    /// The 200704x2 training head `fc` is never read.
+    public static let facts = NetworkFacts(
+        name: "tam", displayName: "TAM", role: "texture: Res2Net-101 v1b 26w4s layer4 map", checkpointFile: "modelcnn_<id>.pt",
+        omittedKeys: ["fc.*", "*.num_batches_tracked"], dampedBatchNorms: "layer#.#.bn3.weight")
 }

@@ -20,36 +20,35 @@ public final class DFGazeModel: @unchecked Sendable {
     public let identity: ScoreReport.ModelIdentity
     public let manifest: WeightsManifest
 
-    /// Every network's parameter spec (key -> shape), what the demo generator produces.
-    public static var parameterSpecs: [String: [(key: String, shape: [Int])]] {
-        ["gam": GAM.parameterSpec, "tam": TAM.parameterSpec, "aam": AAM.parameterSpec, "agg": PSTA.parameterSpec]
-    }
-
     /// Binds loaded weights to the networks. `fullGraph` also builds AAM and runs it on every
     /// request (same scores, more work); the default skips it.
     public init(weights: LoadedWeights, fullGraph: Bool = false) throws {
-        func state(_ network: String) throws -> StateDict {
-            guard let s = weights.networks[network] else { throw ModelError.missingNetwork(network) }
+        try weights.manifest.require(networks: Networks.names)
+        func state(_ network: any WeightedNetwork.Type) throws -> StateDict {
+            guard let s = weights.networks[network.name] else { throw ModelError.missingNetwork(network.name) }
             return s
         }
-        gam = try GAM(weights: state("gam"))
-        tam = try TAM(weights: state("tam"))
-        aam = fullGraph ? try AAM(weights: state("aam")) : nil
-        psta = try PSTA(weights: state("agg"))
+        gam = try GAM(weights: state(GAM.self))
+        tam = try TAM(weights: state(TAM.self))
+        aam = fullGraph ? try AAM(weights: state(AAM.self)) : nil
+        psta = try PSTA(weights: state(PSTA.self))
         manifest = weights.manifest
         identity = ScoreReport.ModelIdentity(
             name: Self.name, weights: weights.manifest.name, demo: weights.manifest.demo,
             sha256: Dictionary(uniqueKeysWithValues: weights.manifest.files.map { ($0.network, $0.sha256) }))
     }
 
-    /// The demo weights from the cache folder, generated there on first use. Their parameters
-    /// are the pinned manifest's (equal to `parameterSpecs`, by test): cheaper at start than
-    /// building every network once more to ask.
+    /// The demo weights from the cache folder, generated there on first use. A cache with the
+    /// pinned files is used as it is, without asking the networks for their parameters.
     public static func demo(cacheDirectory: URL? = nil, fullGraph: Bool = false) throws -> DFGazeModel {
         try DFGazeModel(weights: DemoWeights.load(in: cacheDirectory ?? DemoWeights.defaultCacheDirectory(),
-                                                  specs: DemoWeights.pinnedSpecs()),
+                                                  networks: Networks.demo(specs: Networks.parameterSpecs),
+                                                  pins: Networks.demoPins),
                         fullGraph: fullGraph)
     }
+
+    /// Whether the network runs on every request (AAM only with the full graph).
+    public func runs(_ network: any WeightedNetwork.Type) -> Bool { ObjectIdentifier(network) != ObjectIdentifier(AAM.self) || aam != nil }
 
     /// Clips of 4 consecutive frames in upload order; when the count is not a multiple of 4,
     /// one more clip made of the last 4 frames (SPEC.md section 2).
@@ -147,9 +146,9 @@ public final class DFGazeModel: @unchecked Sendable {
             return body()
         }
         let input = FeatureMap(nchw: Array(frames.joined()), batch: frames.count, channels: 3, height: 224, width: 224)
-        let gaze = timed("gam") { gam(input) }
-        let texture = timed("tam") { tam(input) }
-        let attribute = aam.map { aam in timed("aam") { aam(input) } }
+        let gaze = timed(GAM.name) { gam(input) }
+        let texture = timed(TAM.name) { tam(input) }
+        let attribute = aam.map { aam in timed(AAM.name) { aam(input) } }
         return Backbones(gaze: gaze, texture: texture, attribute: attribute, seconds: seconds)
     }
 
@@ -199,12 +198,36 @@ public enum ModelError: Error, CustomStringConvertible {
 }
 
 extension DFGazeModel {
-    /// Multiply-accumulates per network for `frames` frames (and their clips), as run:
-    /// AAM only with the full graph.
+    /// Multiply-accumulates per network for `frames` frames (and their clips), as run: AAM only
+    /// with the full graph. See `multiplyAccumulates(gam:tam:aam:psta:frames:)`.
     public func multiplyAccumulates(frames: Int) -> [String: Int] {
-        var macs = ["gam": gam.multiplyAccumulates(frames: frames), "tam": tam.multiplyAccumulates(frames: frames),
-                    "psta": psta.multiplyAccumulates(clips: Self.clips(frameCount: frames).count)]
-        if let aam { macs["aam"] = aam.multiplyAccumulates(frames: frames) }
+        Self.multiplyAccumulates(gam: gam, tam: tam, aam: aam, psta: psta, frames: frames)
+    }
+
+    /// Multiply-accumulates per network ("psta" for the aggregator) for `frames` frames of
+    /// 224x224 and their clips, counted by the layers as they run (`BLAS.count`): each network
+    /// runs once on blank frames with `BLAS.accounting` on, which is restored after. For
+    /// `dfgaze bench`: it also discards the GEMM totals of these runs.
+    public static func multiplyAccumulates(gam: GAM, tam: TAM, aam: AAM?, psta: PSTA, frames: Int) -> [String: Int] {
+        let accounting = BLAS.accounting
+        BLAS.accounting = true
+        defer {
+            BLAS.accounting = accounting
+            _ = BLAS.takeGEMMTotals()
+        }
+        _ = BLAS.takeMultiplyAccumulates()
+        func counted(_ body: () -> Void) -> Int {
+            body()
+            return BLAS.takeMultiplyAccumulates()
+        }
+        let input = FeatureMap(channels: 3, batch: frames, height: 224, width: 224)
+        var maps = (gaze: FeatureMap(channels: 0, batch: 0, height: 0, width: 0), texture: FeatureMap(channels: 0, batch: 0, height: 0, width: 0))
+        var macs = [GAM.name: counted { maps.gaze = gam(input).layer4 }, TAM.name: counted { maps.texture = tam(input) }]
+        if let aam { macs[AAM.name] = counted { _ = aam(input) } }
+        let order = clips(frameCount: frames).flatMap { $0 }
+        macs["psta"] = counted {
+            _ = psta(gaze: maps.gaze.selectingBatch(order), texture: maps.texture.selectingBatch(order), attribute: nil)
+        }
         return macs
     }
 }

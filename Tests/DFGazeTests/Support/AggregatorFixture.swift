@@ -2,14 +2,13 @@ import DFGaze
 import Foundation
 import Tensors
 import Weights
+import TestSupport
 
 /// The aggregator's inputs and ground truth from Tests/Fixtures/dfgaze-demo-v1: clip a's maps
 /// (frames a_0..a_3), the authors' head outputs for it, the `agg` checkpoint keys, and a PSTA
 /// bound to the demo weights. Loaded once for all aggregator tests.
 struct AggregatorFixture: Sendable {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/dfgaze-demo-v1")
+    static let directory = DemoFixture.directory
     static let shared = Result { try AggregatorFixture() }
 
     /// Shape of every key of the authors' `agg` state dict.
@@ -27,23 +26,10 @@ struct AggregatorFixture: Sendable {
     let headSoftmax: [Float]
 
     init() throws {
-        let keys = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Self.directory.appendingPathComponent("checkpoint_keys.json")))
-        let hashes = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Self.directory.appendingPathComponent("demo_weights_sha256.json")))
-        guard let rows = (keys as? [String: [[Any]]])?["agg"], let agg = (hashes as? [String: [String: String]])?["agg"] else {
-            throw FixtureError("fixture JSON lacks the agg network")
-        }
-        var shapes: [String: [Int]] = [:]
-        for row in rows {
-            guard let key = row.first as? String, let shape = row.dropFirst().first as? [Int] else {
-                throw FixtureError("malformed checkpoint_keys.json row \(row)")
-            }
-            shapes[key] = shape
-        }
-        checkpointShapes = shapes
-        generatedKeys = Set(agg.keys)
-        weights = DemoWeights.generate(network: "agg", keys: PSTA.parameterSpec)
+        checkpointShapes = Dictionary(try DemoFixture.checkpointKeys("agg").map { ($0.key, $0.shape) },
+                                      uniquingKeysWith: { a, _ in a })
+        generatedKeys = Set(try DemoFixture.demoHashes("agg").keys)
+        weights = DemoWeights.generate(PSTA.demo(parameters: PSTA.parameterSpec))
         psta = try PSTA(weights: weights)
 
         let expected = try SafeTensorsFile(contentsOf: Self.directory.appendingPathComponent("expected.safetensors"))
@@ -57,9 +43,4 @@ struct AggregatorFixture: Sendable {
         headLogits = try expected.tensor("video8.clip0.head_logits").values
         headSoftmax = try expected.tensor("video8.clip0.head_softmax").values
     }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -2,17 +2,15 @@ import Foundation
 import Imaging
 import Tensors
 import Weights
+import DFGaze
 import XCTest
+import TestSupport
 
 /// Paths into Tests/Fixtures/dfgaze-demo-v1 and the fixture's inputs in the networks' layout.
 enum Fixture {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // Support
-        .deletingLastPathComponent()  // DFGazeTests
-        .deletingLastPathComponent()  // Tests
-        .appendingPathComponent("Fixtures/dfgaze-demo-v1")
+    static let directory = DemoFixture.directory
 
-    static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+    static func url(_ name: String) -> URL { DemoFixture.url(name) }
 
     static func expected() throws -> SafeTensorsFile { try SafeTensorsFile(contentsOf: url("expected.safetensors")) }
 
@@ -20,23 +18,15 @@ enum Fixture {
 
     /// checkpoint_keys.json for `network`: every key of the authors' state dict with its shape.
     static func checkpointShapes(_ network: String) throws -> [String: [Int]] {
-        let all = try XCTUnwrap(try json("checkpoint_keys.json") as? [String: [[Any]]])
-        var shapes: [String: [Int]] = [:]
-        for row in try XCTUnwrap(all[network]) {
-            shapes[try XCTUnwrap(row[0] as? String)] = try XCTUnwrap(row[1] as? [Int])
-        }
-        return shapes
+        Dictionary(try DemoFixture.checkpointKeys(network).map { ($0.key, $0.shape) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The keys the demo weights generate for `network` (demo_weights_sha256.json).
-    static func generatedKeys(_ network: String) throws -> Set<String> {
-        let all = try XCTUnwrap(try json("demo_weights_sha256.json") as? [String: [String: String]])
-        return Set(try XCTUnwrap(all[network]).keys)
-    }
+    static func generatedKeys(_ network: String) throws -> Set<String> { Set(try DemoFixture.demoHashes(network).keys) }
 
     /// Demo weights for a network whose parameter spec is `spec`.
     static func demoWeights(_ network: String, spec: [(key: String, shape: [Int])]) -> StateDict {
-        DemoWeights.generate(network: network, keys: spec)
+        DemoWeights.generate(network: network, keys: spec, isDamped: Networks.named(network)!.isDamped)
     }
 
     /// The crops normalised by the Imaging module (SPEC.md section 2), batched as [3][N][224][224].
@@ -48,17 +38,6 @@ enum Fixture {
     /// The normalized crops `<name>.crop_rgb` of frames `names`, batched.
     static func frames(_ names: [String], from file: SafeTensorsFile) throws -> FeatureMap {
         normalized(crops: try names.map { try file.bytes("\($0).crop_rgb") })
-    }
-
-    /// max |actual - expected| / max |expected|.
-    static func relativeError(_ actual: [Float], _ expected: [Float]) -> Float {
-        precondition(actual.count == expected.count)
-        var (diff, scale): (Float, Float) = (0, 0)
-        for (a, e) in zip(actual, expected) {
-            diff = max(diff, abs(a - e))
-            scale = max(scale, abs(e))
-        }
-        return diff / scale
     }
 
     /// Frame `n` of a map, in PyTorch's [C][H][W] order.
