@@ -68,7 +68,7 @@ let package = Package(
         // Data/: small Pillow-made reference files, read via #filePath.
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"], exclude: ["Data"]),
         .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Weights"]),
-        .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors"]),
+        .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "Faces"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
     ]
