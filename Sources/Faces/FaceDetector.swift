@@ -32,7 +32,7 @@ public struct FaceDetection: Equatable, Sendable {
 /// dlib 19.24's HOG frontal face detector (Debian's libdlib-dev), called as the Python binding's
 /// `dlib.get_frontal_face_detector()(gray, upsampling)`: the detector the FaceForensics++ crops and
 /// the authors' requirements name. The model is read once per process; calls may run concurrently
-/// (the shim lends each call its own detector).
+/// (each scans with its own copy of it).
 public struct FaceDetector: Sendable {
     /// The library and version, as `/v1/model` may describe it.
     public static let library = "dlib"
@@ -71,8 +71,8 @@ public struct FaceDetector: Sendable {
         guard !overflow, rows <= gray.count - width, let base = gray.baseAddress else {
             throw FaceError.badLayout("\(gray.count) bytes do not hold \(height) rows of \(width) at stride \(stride)")
         }
-        // Rarely more than a few faces; ask again with room for all when there are more.
-        var capacity = 16
+        // Rarely more than a few faces; a frame with more than this many is scanned again.
+        var capacity = 256
         while true {
             var found = [dfg_face_detection](repeating: dfg_face_detection(), count: capacity)
             let count = dfg_detect_faces(base, Int64(width), Int64(height), Int64(stride), Int32(upsampling),

@@ -30,7 +30,7 @@ enum {
 /// each rectangle mapped back by `pyramid_down<2>::rect_down(rect, upsample)`.
 /// Rows are `stride` bytes apart. Writes at most `capacity` detections to `out` in dlib's order
 /// (descending score) and returns how many there are in all (possibly more than `capacity`),
-/// or one of the negative codes above. Thread-safe: each call borrows a detector from a pool.
+/// or one of the negative codes above. Thread-safe: each call scans with its own copy of the model.
 int64_t dfg_detect_faces(const uint8_t *gray, int64_t width, int64_t height, int64_t stride,
                          int32_t upsample, dfg_face_detection *out, int64_t capacity);
 
