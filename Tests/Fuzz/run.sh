@@ -70,7 +70,8 @@ build_cxx_shim() {
     local object=$BUILD/obj/CDlibFaces.o source=Sources/CDlibFaces/FrontalFaces.cpp
     [[ -f $object && $object -nt $source ]] && return
     echo "build module CDlibFaces"
-    clang++ -O2 -ffp-contract=off -g -fsanitize=fuzzer-no-link,address -I Sources/CDlibFaces/include \
+    # The toolchain's clang++, whose sanitizer runtime is the one swiftc links.
+    "$(dirname "$(command -v swiftc)")/clang++" -O2 -ffp-contract=off -g -fsanitize=fuzzer-no-link,address -I Sources/CDlibFaces/include \
         -c -o "$object" "$source" > "$BUILD/logs/module-CDlibFaces.log" 2>&1 \
         || { cat "$BUILD/logs/module-CDlibFaces.log"; return 1; }
 }
