@@ -37,6 +37,14 @@ let package = Package(
         ]),
         // Image decoding (TurboJPEG) and Pillow-exact preprocessing.
         .target(name: "Imaging", dependencies: ["CTurboJPEG"]),
+        // dlib 19.24's HOG frontal face detector behind a C interface (Debian: libdlib-dev).
+        // -O2 even in debug builds (dlib's templates are unusably slow at -O0); no fused
+        // multiply-adds, which move dlib's scores by up to 4e-3 (see the video fixture's SPEC).
+        .target(name: "CDlibFaces",
+                cxxSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])],
+                linkerSettings: [.linkedLibrary("dlib")]),
+        // Faces found and cropped as the training data was: grayscale, detection, the 1.3x crop.
+        .target(name: "Faces", dependencies: ["CDlibFaces", "Imaging", "Tensors"]),
         // The four networks (GAM, TAM, AAM, PSTA) and the scoring pipeline.
         .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging"]),
         // HTTP/1.1 on POSIX sockets, Foundation and Dispatch: parser, multipart, routing, TLS.
@@ -63,7 +71,8 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "Tensors", "TestSupport"], exclude: ["Resources"]),
         // Data/: small Pillow-made reference files, read via #filePath.
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights", "TestSupport"], exclude: ["Data"]),
-        .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "TestSupport"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Weights", "TestSupport"]),
+        .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "Faces", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
     ]

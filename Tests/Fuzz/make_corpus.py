@@ -144,3 +144,17 @@ write("pickle", "nested", b"\x80\x02}q\x00(X\x01\x00\x00\x00a]q\x01(K\x01G?\xe0\
       b"X\x01\x00\x00\x00b\x88u.")
 write("pickle", "forbidden_global", b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.")
 write("pickle", "memo_reuse", b"\x80\x02]q\x00(h\x00h\x00e.")
+
+# faces: width-1, height-1, stride padding, flags (bit 0: upsampling; bit 7: a short buffer), then
+# gray pixels. A real face (hanks_112 in grey, through Debian's ffmpeg) upsampled once, a gradient,
+# a checkerboard, a one-pixel frame and a short buffer.
+import subprocess
+
+hanks = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i",
+                        str(ROOT / "Tests/Fixtures/dfgaze-video-v1/frames/hanks_112.jpg"),
+                        "-f", "rawvideo", "-pix_fmt", "gray", "-"], check=True, capture_output=True).stdout
+write("faces", "hanks_112_up1", bytes([111, 111, 0, 1]) + hanks)
+write("faces", "gradient_64x48", bytes([63, 47, 3, 0]) + bytes((x * 4 + y) % 256 for y in range(48) for x in range(64)))
+write("faces", "checker_90", bytes([89, 89, 0, 1]) + bytes(255 * ((x // 9 + y // 9) % 2) for y in range(90) for x in range(90)))
+write("faces", "one_pixel", bytes([0, 0, 0, 1, 7]))
+write("faces", "short_buffer", bytes([20, 20, 2, 0x85]) + bytes(range(200)))

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-20}
 shift $(( $# > 0 ? 1 : 0 ))
-ALL_TARGETS=(http_request multipart safetensors jpeg checkpoint pickle)
+ALL_TARGETS=(http_request multipart safetensors jpeg checkpoint pickle faces)
 TARGETS=("${@:-${ALL_TARGETS[@]}}")
 
 BUILD=.build-fuzz
@@ -21,7 +21,8 @@ ARTIFACTS=fuzz-artifacts
 # The package dependency ZIPFoundation, as SwiftPM checks it out (from its cache when offline).
 ZIP=.build/checkouts/ZIPFoundation
 SWIFTC=(swiftc -parse-as-library -sanitize=fuzzer,address -O -g -I "$BUILD/modules"
-        -I Sources/CBLAS -I Sources/COpenSSL -I Sources/CTurboJPEG -I "$ZIP/Sources/CZLib")
+        -I Sources/CBLAS -I Sources/COpenSSL -I Sources/CTurboJPEG -I "$ZIP/Sources/CZLib"
+        -I Sources/CDlibFaces/include)
 # libFuzzer reports crashes itself; swift-backtrace would outlive the dead fuzzer and hold its output open.
 export SWIFT_BACKTRACE=enable=no
 
@@ -36,6 +37,7 @@ module_sources() {
         Imaging) echo Sources/Imaging/*.swift ;;
         ZIPFoundation) echo "$ZIP"/Sources/ZIPFoundation/*.swift ;;
         Weights) echo Sources/Weights/SafeTensors.swift Sources/Weights/Checkpoint/*.swift ;;
+        Faces) echo Sources/Faces/*.swift ;;
         *) echo "unknown module $1" >&2; return 1 ;;
     esac
 }
@@ -46,6 +48,7 @@ target_modules() {
         http_request | multipart) echo HTTPServer ;;
         safetensors | checkpoint | pickle) echo Tensors ZIPFoundation Weights ;;
         jpeg) echo Imaging ;;
+        faces) echo CDlibFaces Tensors Imaging Faces ;;
         *) echo "unknown target $1 (known: ${ALL_TARGETS[*]})" >&2; return 1 ;;
     esac
 }
@@ -57,12 +60,26 @@ max_len() {
         jpeg) echo 65536 ;;
         checkpoint) echo 16384 ;;
         pickle) echo 4096 ;;
+        faces) echo 16384 ;;
     esac
+}
+
+# The C++ shim of Faces, with the sanitizers (dlib's templates are compiled into it, so they are
+# instrumented too; libdlib.so itself is not), no fused multiply-adds, as Package.swift builds it.
+build_cxx_shim() {
+    local object=$BUILD/obj/CDlibFaces.o source=Sources/CDlibFaces/FrontalFaces.cpp
+    [[ -f $object && $object -nt $source ]] && return
+    echo "build module CDlibFaces"
+    # The toolchain's clang++, whose sanitizer runtime is the one swiftc links.
+    "$(dirname "$(command -v swiftc)")/clang++" -O2 -ffp-contract=off -g -fsanitize=fuzzer-no-link,address -I Sources/CDlibFaces/include \
+        -c -o "$object" "$source" > "$BUILD/logs/module-CDlibFaces.log" 2>&1 \
+        || { cat "$BUILD/logs/module-CDlibFaces.log"; return 1; }
 }
 
 # Compiles a module to one object and its .swiftmodule, unless both are newer than its sources.
 build_module() {
     local name=$1 sources flags=()
+    [[ $name == CDlibFaces ]] && { build_cxx_shim; return; }
     sources=$(module_sources "$name")
     [[ $name == ZIPFoundation ]] && flags=("${ZIP_FLAGS[@]}")
     local object=$BUILD/obj/$name.o
@@ -85,7 +102,9 @@ build_target() {
     echo "build target $target"
     rm -f "$BUILD/bin/$target"
     # ld.gold warns about every ASan helper symbol; keep only real diagnostics.
-    "${SWIFTC[@]}" Tests/Fuzz/"$target"/*.swift "${objects[@]}" -o "$BUILD/bin/$target" 2>&1 \
+    local libraries=()
+    [[ $target == faces ]] && libraries=(-ldlib -lstdc++)
+    "${SWIFTC[@]}" Tests/Fuzz/"$target"/*.swift "${objects[@]}" "${libraries[@]}" -o "$BUILD/bin/$target" 2>&1 \
         | grep -v "ld.gold: warning: Cannot export local symbol" > "$BUILD/logs/target-$target.log" || true
     [[ -x $BUILD/bin/$target ]] \
         || { cat "$BUILD/logs/target-$target.log"; return 1; }
