@@ -35,6 +35,8 @@ let package = Package(
         ]),
         // Image decoding (TurboJPEG) and Pillow-exact preprocessing.
         .target(name: "Imaging", dependencies: ["CTurboJPEG"]),
+        // Video: ffprobe/ffmpeg as limited child processes, the authors' 8-frame windows (no HTTP, no faces).
+        .target(name: "Video", dependencies: ["Imaging"]),
         // The four networks (GAM, TAM, AAM, PSTA) and the scoring pipeline.
         .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging"]),
         // HTTP/1.1 on POSIX sockets, Foundation and Dispatch: parser, multipart, routing, TLS.
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Weights"], exclude: ["Data"]),
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
     ]
 )
