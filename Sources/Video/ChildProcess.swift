@@ -268,6 +268,8 @@ final class ChildProcess {
                     }
                 }
             }
+            // Killed by a cancellation: its stdout ends early, which is not its answer.
+            if cancellation?.isCancelled == true { throw VideoError.cancelled }
         } catch {
             kill()
             throw error

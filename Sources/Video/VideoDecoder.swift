@@ -239,6 +239,7 @@ public struct VideoDecoder: Sendable {
     /// `tooLong`; other failure -> `corrupt` with its stderr.
     static func check(_ exit: ChildExit, tool: String, limits: VideoLimits) throws(VideoError) {
         if exit.status == 0 { return }
+        if exit.killedByUs { throw VideoError.cancelled }   // only a cancellation kills after stdout ended
         if let s = exit.signal, s == SIGXCPU || (s == SIGKILL && !exit.killedByUs) {
             throw VideoError.tooLong("\(tool) used its \(limits.cpuSeconds) s of CPU time")
         }

@@ -42,7 +42,7 @@ func runTool(_ tool: String, _ arguments: [String]) throws -> Data {
 }
 
 /// Children of this test process named ffmpeg or ffprobe, alive or zombie (from /proc).
-func ffmpegChildren() -> [String] {
+func ffmpegChildren(except: [Int32] = []) -> [String] {
     let me = getpid()
     var found: [String] = []
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
@@ -50,7 +50,7 @@ func ffmpegChildren() -> [String] {
               let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
         let name = String(stat[stat.index(after: open)..<close])
         let rest = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-        guard rest.count > 1, Int32(rest[1]) == me else { continue }
+        guard rest.count > 1, Int32(rest[1]) == me, !except.contains(Int32(entry)!) else { continue }
         if name.hasPrefix("ffmpeg") || name.hasPrefix("ffprobe") { found.append("\(entry) \(name) \(rest[0])") }
     }
     return found
