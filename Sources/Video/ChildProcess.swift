@@ -192,10 +192,12 @@ final class ChildProcess {
 
         // Limits right after the spawn (glibc's posix_spawn returns once the child has exec'd).
         let cpu = rlim_t(max(1, limits.cpuSeconds))
-        setLimit(Int32(RLIMIT_CPU.rawValue), rlimit(rlim_cur: cpu, rlim_max: cpu + 1))
-        setLimit(Int32(RLIMIT_AS.rawValue), rlimit(rlim_cur: rlim_t(limits.addressSpaceBytes), rlim_max: rlim_t(limits.addressSpaceBytes)))
-        setLimit(Int32(RLIMIT_FSIZE.rawValue), rlimit(rlim_cur: 0, rlim_max: 0))   // it writes no files
-        setLimit(Int32(RLIMIT_CORE.rawValue), rlimit(rlim_cur: 0, rlim_max: 0))
+        let limited = setLimit(Int32(RLIMIT_CPU.rawValue), rlimit(rlim_cur: cpu, rlim_max: cpu + 1))
+            && setLimit(Int32(RLIMIT_AS.rawValue), rlimit(rlim_cur: rlim_t(limits.addressSpaceBytes), rlim_max: rlim_t(limits.addressSpaceBytes)))
+            && setLimit(Int32(RLIMIT_FSIZE.rawValue), rlimit(rlim_cur: 0, rlim_max: 0))   // it writes no files
+            && setLimit(Int32(RLIMIT_CORE.rawValue), rlimit(rlim_cur: 0, rlim_max: 0))
+        // Without its limits the child must not run (deinit kills and reaps it).
+        guard limited else { throw VideoError.toolUnavailable("prlimit(2) on the child failed") }
 
         if let cancellation {
             cancelID = cancellation.register { [weak self] in self?.kill() }
@@ -203,11 +205,9 @@ final class ChildProcess {
         }
     }
 
-    private func setLimit(_ resource: Int32, _ value: rlimit) {
+    private func setLimit(_ resource: Int32, _ value: rlimit) -> Bool {
         var v = value
-        if let f = prlimitFn, f(pid, resource, &v, nil) == 0 { return }
-        // Without its limits the child must not run.
-        kill()
+        return prlimitFn.map { $0(pid, resource, &v, nil) == 0 } ?? false
     }
 
     deinit {

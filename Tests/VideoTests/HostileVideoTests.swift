@@ -152,14 +152,31 @@ final class HostileVideoTests: XCTestCase {
         defer { writer.terminate(); writer.waitUntilExit() }
         let cancellation = VideoCancellation()
         let input = try VideoInput(path: fifo)
+        var limits = VideoLimits()
+        limits.cpuSeconds = 77
+        limits.addressSpaceBytes = 1_500_000_000
+        final class Box: @unchecked Sendable { let lock = NSLock(); var text = "" }
+        let box = Box()
         DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) {
-            XCTAssertFalse(ffmpegChildren(except: [writer.processIdentifier]).isEmpty, "ffprobe runs while waiting")
+            let children = ffmpegChildren(except: [writer.processIdentifier])
+            XCTAssertEqual(children.count, 1, "ffprobe runs while waiting")
+            if let pid = children.first?.split(separator: " ").first {
+                let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+                box.lock.lock(); box.text = text; box.lock.unlock()
+            }
             cancellation.cancel()
         }
-        XCTAssertThrowsError(try VideoDecoder().probe(input, cancellation: cancellation)) { error in
+        XCTAssertThrowsError(try VideoDecoder(limits: limits).probe(input, cancellation: cancellation)) { error in
             XCTAssertEqual(error as? VideoError, .cancelled)
         }
         XCTAssertEqual(ffmpegChildren(except: [writer.processIdentifier]), [])
+        // The child ran under its rlimits (prlimit(2) right after the spawn).
+        box.lock.lock(); let text = box.text; box.lock.unlock()
+        let lines = text.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        XCTAssertTrue(lines.contains("Max cpu time 77 78 seconds"), text)
+        XCTAssertTrue(lines.contains("Max address space 1500000000 1500000000 bytes"), text)
+        XCTAssertTrue(lines.contains("Max file size 0 0 bytes"), text)
+        XCTAssertTrue(lines.contains("Max core file size 0 0 bytes"), text)
         // A cancelled token starts nothing more.
         XCTAssertThrowsError(try VideoDecoder().probe(input, cancellation: cancellation)) { XCTAssertEqual($0 as? VideoError, .cancelled) }
     }
