@@ -12,7 +12,7 @@ echo "making $SIZE ${SECONDS_LONG}s ${FPS}fps H.264 (testsrc2, libx264 medium, y
 ffmpeg -nostdin -v error -f lavfi -i "testsrc2=s=$SIZE:r=$FPS:d=$SECONDS_LONG" -c:v libx264 -pix_fmt yuv420p "$VIDEO"
 ls -l "$VIDEO" | awk '{print "file bytes:", $5}'
 
-IN=(-protocol_whitelist file -format_whitelist mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg)
+IN=(-protocol_whitelist file -format_whitelist mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg -threads 2)
 measure() { # label, command...
     local label="$1"; shift
     /usr/bin/time -f "$label: %e s wall, %U s user + %S s sys, peak RSS %M KB" "$@" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; exit 1; }

@@ -61,6 +61,9 @@ public struct VideoLimits: Sendable, Equatable {
     /// Containers accepted (ffmpeg demuxer names, passed to `-format_whitelist`, so ffmpeg probes
     /// no other: no playlists, no concat lists, no image sequences).
     public var allowedFormats: [String] = VideoLimits.defaultFormats
+    /// Decoder threads of each child (`-threads`, an input option; decoding is bit-exact at any
+    /// count). Bounded so that a many-core host does not multiply the child's memory.
+    public var decoderThreads: Int = 2
     /// Bytes of a child's stderr kept for the error message.
     public var stderrBytes: Int = 8192
 

@@ -71,7 +71,8 @@ public struct VideoDecoder: Sendable {
     }
 
     private var inputArguments: [String] {
-        ["-protocol_whitelist", "file", "-format_whitelist", limits.allowedFormats.joined(separator: ",")]
+        ["-protocol_whitelist", "file", "-format_whitelist", limits.allowedFormats.joined(separator: ","),
+         "-threads", String(max(1, limits.decoderThreads))]
     }
     private static let inputURL = "file:/dev/fd/\(ChildProcess.inputFDNumber)"
 
