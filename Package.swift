@@ -45,6 +45,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("dlib")]),
         // Faces found and cropped as the training data was: grayscale, detection, the 1.3x crop.
         .target(name: "Faces", dependencies: ["CDlibFaces", "Imaging", "Tensors"]),
+        // Video: ffprobe/ffmpeg as limited child processes, the authors' 8-frame windows (no HTTP, no faces).
+        .target(name: "Video", dependencies: ["Imaging"]),
         // The four networks (GAM, TAM, AAM, PSTA) and the scoring pipeline.
         .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging"]),
         // HTTP/1.1 on POSIX sockets, Foundation and Dispatch: parser, multipart, routing, TLS.
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Weights", "TestSupport"]),
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "Faces", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
     ]
 )

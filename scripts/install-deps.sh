@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Build: the system libraries of Package.swift (CBLAS, CTurboJPEG, COpenSSL, CDlibFaces).
 # Tests and tools: curl and openssl (CLI) used by tests, haproxy (config check and reliability
 # tests), python3 + venv for .venv-tools/, git for SwiftPM dependency resolution, make.
-# ffmpeg: video decoding (the Faces tests decode the video fixture's frames with it).
+# ffmpeg: video decoding (ffprobe/ffmpeg run as child processes; the Faces tests decode the video fixture with it).
 PACKAGES=(libopenblas-dev libturbojpeg0-dev libssl-dev libdlib-dev ffmpeg curl openssl haproxy git make python3 python3-venv)
 TOOLS_REQUIREMENTS="$ROOT/Deploy/requirements-tools.txt"
 TOOLS_VENV="$ROOT/.venv-tools"
