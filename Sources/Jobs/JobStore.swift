@@ -389,7 +389,7 @@ public final class JobStore: @unchecked Sendable {
 
     /// Gives a running job back to the queue (a worker stopping before it finished).
     public func release(id: String, leaseToken: String) throws {
-        try locked {
+        _ = try locked {
             try connection.execute("""
                 UPDATE dfgaze_jobs SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = $1 AND lease_token = $2 AND status = 'running'
@@ -452,6 +452,16 @@ public final class JobStore: @unchecked Sendable {
                     [.double(cutoff)])
             }
         }
+    }
+
+    /// Tests: drops the tables so that each test starts from an empty database.
+    static func dropTablesForTesting(_ configuration: JobStoreConfiguration) throws {
+        let c: SQLConnection = switch configuration.backend {
+        case .sqlite(let path): try SQLiteConnection(path: path)
+        case .postgres: try PostgresConnection(settings: configuration.libpqSettings)
+        }
+        defer { c.close() }
+        for table in ["dfgaze_webhook_attempts", "dfgaze_jobs", "dfgaze_jobs_schema"] { try c.execute("DROP TABLE IF EXISTS \(table)") }
     }
 
     public func stats() throws -> JobStats {
