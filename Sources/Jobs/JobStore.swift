@@ -314,11 +314,13 @@ public final class JobStore: @unchecked Sendable {
                     WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < $1)
                     ORDER BY created_at, id LIMIT 1\(skipLocked)
                     """, [.double(now)]).first?.first?.text else { return nil }
-                try connection.execute("""
+                // The condition again: even without the row lock, two claimers cannot both win.
+                let won = try connection.execute("""
                     UPDATE dfgaze_jobs SET status = 'running', lease_token = $1, lease_owner = $2, lease_expires_at = $3,
                         started_at = COALESCE(started_at, $4), attempts = attempts + 1
-                    WHERE id = $5
+                    WHERE id = $5 AND (status = 'queued' OR (status = 'running' AND lease_expires_at < $4))
                     """, [.text(token), .text(worker), .double(now + options.leaseSeconds), .double(now), .text(id)])
+                guard won == 1 else { return nil }
                 guard let job = try load(id, payload: true) else { return nil }
                 return ClaimedJob(job: job, leaseToken: token)
             }
