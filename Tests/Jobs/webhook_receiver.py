@@ -4,11 +4,11 @@
     webhook_receiver.py --host 127.0.0.1 --secret S --statuses 500,500,200 --log FILE [--location URL]
 
 Prints its port on the first line of stdout, then serves until killed. Answers each POST with the
-next status of --statuses (the last one repeats; a 3xx carries `Location: --location`) and appends
+next status of --statuses (the last one repeats; 0 never answers; a 3xx carries `Location: --location`) and appends
 one JSON line per request to FILE: path, X-DFGaze-Job-Id, whether X-DFGaze-Signature is the
 HMAC-SHA256 of the raw body with the secret (computed here with Python's hmac), and the body.
 """
-import argparse, hashlib, hmac, http.server, json, sys, threading
+import argparse, hashlib, hmac, http.server, json, socket, threading, time
 
 p = argparse.ArgumentParser()
 p.add_argument("--host", default="127.0.0.1")
@@ -38,6 +38,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "signature_ok": hmac.compare_digest(self.headers.get("X-DFGaze-Signature", ""), expected),
                     "body": json.loads(body),
                 }) + "\n")
+        if status == 0:  # never answer
+            time.sleep(60)
+            return
         self.send_response(status)
         if 300 <= status < 400:
             self.send_header("Location", args.location)
@@ -48,6 +51,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+if ":" in args.host:
+    http.server.ThreadingHTTPServer.address_family = socket.AF_INET6
 server = http.server.ThreadingHTTPServer((args.host, 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()

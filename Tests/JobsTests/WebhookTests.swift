@@ -95,7 +95,7 @@ final class Receiver {
         self.port = port
     }
 
-    var url: String { "http://\(host):\(port)/hook/path?tag=1" }
+    var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/hook/path?tag=1" }
 
     var requests: [[String: Any]] {
         guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
@@ -163,6 +163,18 @@ final class WebhookDeliveryTests: XCTestCase {
         XCTAssertEqual(stats.webhookAttemptsSucceeded, 1)
     }
 
+    func testDeliveryToAnIPv6Literal() throws {
+        let receiver = try Receiver(host: "::1", secret: secret, statuses: [200])
+        let store = try Backend.sqlite().open(options())
+        let id = try store.submit(StoreSpecs.submission("clip", callback: receiver.url)).job.id
+        let r = runner(store, allow: "[::1]")
+        r.start()
+        try eventually("the webhook was delivered") { try store.job(id: id)?.webhookState == .delivered }
+        r.stop()
+        XCTAssertEqual(receiver.requests.map { $0["job_id"] as? String }, [id])
+        XCTAssertEqual(receiver.requests.first?["signature_ok"] as? Bool, true)
+    }
+
     func testRetriesAreBounded() throws {
         let receiver = try Receiver(secret: secret, statuses: [503])
         let store = try Backend.sqlite().open(options())
@@ -173,6 +185,25 @@ final class WebhookDeliveryTests: XCTestCase {
         r.stop()
         XCTAssertEqual(receiver.requests.count, 4, "webhookMaxAttempts")
         XCTAssertEqual(try store.job(id: id)?.webhookAttempts.map(\.status), [503, 503, 503, 503])
+    }
+
+    func testAReceiverThatNeverAnswersTimesOutAndIsRetried() throws {
+        let receiver = try Receiver(secret: secret, statuses: [0, 200])
+        let store = try Backend.sqlite().open(options())
+        let id = try store.submit(StoreSpecs.submission("clip", callback: receiver.url)).job.id
+        var config = JobRunnerConfiguration()
+        config.pollInterval = 0.02
+        config.webhookSecret = secret
+        config.webhookAllowedHosts = ["127.0.0.1"]
+        config.webhookTimeout = 0.5
+        let r = JobRunner(store: store, configuration: config) { job, _, _ in echoResult(job.payload ?? Data()) }
+        r.start()
+        try eventually("the webhook was delivered") { try store.job(id: id)?.webhookState == .delivered }
+        r.stop()
+        let attempts = try XCTUnwrap(try store.job(id: id)?.webhookAttempts)
+        XCTAssertEqual(attempts.map(\.status), [nil, 200])
+        XCTAssertEqual(attempts.first?.error, "response timed out")
+        XCTAssertEqual(receiver.requests.count, 2)
     }
 
     func testTheDefaultScheduleFitsThreeAttemptsInFiveMinutes() {
