@@ -58,8 +58,11 @@ test: tools
 	@DFGAZE_BIN=.build/release/dfgaze Tests/Load/run-fast.sh
 	@echo "== API contract: openapi-spec-validator + schemathesis (Tests/API/schemathesis.sh)"
 	@DFGAZE_BIN=.build/release/dfgaze Tests/API/schemathesis.sh
+	@echo "== PostgreSQL for the Jobs tests: a throwaway cluster on loopback (Tests/Jobs/postgres.sh)"
+	@Tests/Jobs/postgres.sh start > .build/jobs-postgres.env
 	@echo "== swift test -c release -Xswiftc -enable-testing"
-	@SWIFT=$(SWIFT) scripts/swift-test.sh
+	@source .build/jobs-postgres.env; rm -f .build/jobs-postgres.env; status=0; \
+		SWIFT=$(SWIFT) scripts/swift-test.sh || status=$$?; Tests/Jobs/postgres.sh stop; exit $$status
 
 lint: tools
 	@Deploy/lint.sh

@@ -27,6 +27,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // glibc's mallopt (the process's malloc arenas, set by the executable).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // Job store clients (Debian: libsqlite3-dev libpq-dev).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
 
         // Tensors and kernels: float32 activations, convolution via cblas_sgemm, pooling.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
@@ -61,6 +64,9 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Durable jobs (SQLite or PostgreSQL): leases, idempotency, webhooks. Knows nothing of HTTP
+        // routes or the model: it stores opaque request bytes and opaque result JSON.
+        .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL"]),
         .executableTarget(name: "dfgaze", dependencies: [
             "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -77,6 +83,7 @@ let package = Package(
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "Faces", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
     ]
 )

@@ -15,6 +15,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # tests), python3 + venv for .venv-tools/, git for SwiftPM dependency resolution, make.
 # ffmpeg: video decoding (ffprobe/ffmpeg run as child processes; the Faces tests decode the video fixture with it).
 PACKAGES=(libopenblas-dev libturbojpeg0-dev libssl-dev libdlib-dev ffmpeg curl openssl haproxy git make python3 python3-venv)
+# Jobs: the SQLite and PostgreSQL client libraries (CSQLite, CPostgres), and the PostgreSQL server
+# whose binaries Tests/Jobs/postgres.sh runs as a throwaway cluster for the tests.
+PACKAGES+=(libsqlite3-dev libpq-dev postgresql)
 TOOLS_REQUIREMENTS="$ROOT/Deploy/requirements-tools.txt"
 TOOLS_VENV="$ROOT/.venv-tools"
 

@@ -1,0 +1,2 @@
+// Debian: libsqlite3-dev.
+#include <sqlite3.h>
