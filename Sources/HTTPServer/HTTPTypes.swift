@@ -128,6 +128,9 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Set for a refusal: the server has it rendered (`HTTPServer`'s `renderError`, with the
+    /// request's id) and sends that body instead of `body`, with `headers` added.
+    public var error: HTTPError?
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
@@ -148,29 +151,12 @@ public struct HTTPResponse: Sendable {
         .json(Array(try encoder.encode(value)), status: status)
     }
 
-    /// `{"error": {"code": ..., "message": ...}}`, the shape of every error this server produces.
-    public static func error(status: Int, code: String, message: String) -> HTTPResponse {
-        let body = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}"
-        return .json(Array(body.utf8), status: status)
+    /// A refusal, rendered by the server when it is sent.
+    public static func error(_ error: HTTPError) -> HTTPResponse {
+        var response = HTTPResponse(status: error.status)
+        response.error = error
+        return response
     }
-}
-
-/// A quoted JSON string literal for `s`.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-            out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 /// Reason phrases for the statuses a JSON API plausibly sends.
