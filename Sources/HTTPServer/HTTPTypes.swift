@@ -59,7 +59,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 }
 
-/// Whether the client of a request has hung up (checked by the connection while the handler runs).
+/// Whether the client of a request is gone: its connection was reset or can no longer be written to
+/// (checked by the connection while it waits for the answer). A half-closed client is not gone.
 public final class ClientGone: @unchecked Sendable {
     private let lock = NSLock()
     private var gone = false
@@ -82,7 +83,7 @@ public struct HTTPRequest: Sendable {
     public var requestID: String
     /// "ip:port" ("[ip]:port" for IPv6) of the peer.
     public var remoteAddress: String
-    /// Set when the client hangs up before its answer is written: queued work for it can be dropped.
+    /// Set when the client is gone before its answer is written: queued work for it can be dropped.
     public var clientGone: ClientGone
 
     public init(method: HTTPMethod, path: String, query: String? = nil, version: HTTPVersion = .http11,
