@@ -48,8 +48,7 @@ final class APIContractTests: XCTestCase {
         let port = Int(url.split(separator: ":").last!)!
         let (head, body) = try rawExchange(port: port, "GET /healthz HTTP/1.1\r\nHost: t\r\n")
         XCTAssertTrue(head.hasPrefix("HTTP/1.1 408 "), head)
-        let id = head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("x-request-id:") }
-            .map { String($0.dropFirst("x-request-id:".count)).trimmingCharacters(in: .whitespaces) }
+        let id = requestID(inHead: head)
         assertEnvelope(body, headers: ["x-request-id": id ?? "?"], status: 408, code: "request_timeout", "408 from the connection")
     }
 
@@ -57,28 +56,18 @@ final class APIContractTests: XCTestCase {
     func testConnectionLimitRefusalIsTheEnvelope() throws {
         let (_, url) = try startService(scorer: nil) { _, server in server.maxConnections = 1 }
         let port = Int(url.split(separator: ":").last!)!
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let holder = try connectedSocket(port: port)
         defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        XCTAssertEqual(connected, 0)
         Thread.sleep(forTimeInterval: 0.2)  // admitted: the one connection allowed
         let (head, body) = try rawExchange(port: port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertTrue(head.hasPrefix("HTTP/1.1 503 "), head)
-        let id = head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("x-request-id:") }
-            .map { String($0.dropFirst("x-request-id:".count)).trimmingCharacters(in: .whitespaces) }
+        let id = requestID(inHead: head)
         assertEnvelope(body, headers: ["x-request-id": id ?? "?"], status: 503, code: "service_unavailable", "503 from the accept loop")
     }
 
-    /// Sends `text`, reads until the server closes; the head and body.
-    private func rawExchange(port: Int, _ text: String) throws -> (String, Data) {
+    /// A TCP socket connected to 127.0.0.1:`port`.
+    private func connectedSocket(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -86,7 +75,22 @@ final class APIContractTests: XCTestCase {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        XCTAssertEqual(connected, 0)
+        guard connected == 0 else {
+            close(fd)
+            throw NSError(domain: "connect", code: Int(errno))
+        }
+        return fd
+    }
+
+    private func requestID(inHead head: String) -> String? {
+        head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("x-request-id:") }
+            .map { String($0.dropFirst("x-request-id:".count)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// Sends `text`, reads until the server closes; the head and body.
+    private func rawExchange(port: Int, _ text: String) throws -> (String, Data) {
+        let fd = try connectedSocket(port: port)
+        defer { close(fd) }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
