@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fast reliability subset for CI (about 3 minutes on 2 cores), against an already built
+# The fast reliability subset for CI (about 4 minutes on 2 cores), against an already built
 # release binary (.build/release/dfgaze or $DFGAZE_BIN): short overload, slow clients, vanishing
 # clients, SIGTERM drain and exit, TLS and API keys, HAProxy kill/drain, health checks under load,
 # HAProxy failover with a 300 ms check. Runs them all; exits 1 if any failed. Not here (minutes):
