@@ -60,6 +60,7 @@ let package = Package(
         // The scoring service: routes, inference queue, metrics.
         .target(name: "ScoringService", dependencies: [
             "HTTPServer", "DFGaze", "Weights",
+            "Imaging",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),

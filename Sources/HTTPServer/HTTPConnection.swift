@@ -1,7 +1,8 @@
 import Foundation
 
-/// One accepted socket, served on its own thread: read and parse a request, hand it to its route's
-/// queue, wait for the answer, write it, repeat while the connection persists. Requests on one
+/// One accepted socket, served on its own thread: read and parse a request, run its route's handler
+/// here (health checks thus never wait behind other work), wait for the answer (a handler may give
+/// it from another thread), write it, repeat while the connection persists. Requests on one
 /// connection are handled one at a time, so pipelined requests are answered in order.
 final class HTTPConnection: @unchecked Sendable {
     let fd: Int32
@@ -47,7 +48,7 @@ final class HTTPConnection: @unchecked Sendable {
     private enum Reading {
         case request(HTTPRequestHead, body: [UInt8], started: Deadline)
         case closed
-        case failed(HTTPParseError, head: HTTPRequestHead?, started: Deadline)
+        case failed(HTTPError, head: HTTPRequestHead?, started: Deadline)
         /// Answered early (100-continue refused); the connection must close.
         case answered
     }
@@ -69,9 +70,8 @@ final class HTTPConnection: @unchecked Sendable {
             case .closed, .answered:
                 return
             case .failed(let error, let head, let started):
-                let response = HTTPResponse.error(status: error.status, code: error.code, message: error.message)
                 let id = head.map { server.requestID(from: $0.headers) } ?? server.generateRequestID()
-                send(response, to: head, requestID: id, keepAlive: false, requestBytes: 0, started: started, transport: transport)
+                send(.error(error), to: head, requestID: id, keepAlive: false, requestBytes: 0, started: started, transport: transport)
                 return
             case .request(let head, let body, let started):
                 served += 1
@@ -125,8 +125,7 @@ final class HTTPConnection: @unchecked Sendable {
                 count = try transport.read(into: input.buffer, deadline: deadline, wake: idle ? server.wakeFD : nil)
             } catch .timedOut {
                 // Silence between requests just ends the connection; a stalled request gets a 408.
-                return idle ? .closed : .failed(.init(status: 408, code: "request_timeout", message: "request not received in time"),
-                                                head: head, started: started)
+                return idle ? .closed : .failed(.requestTimeout, head: head, started: started)
             } catch .woken {
                 continue
             } catch {
@@ -155,37 +154,39 @@ final class HTTPConnection: @unchecked Sendable {
         return false
     }
 
-    /// Runs the route's handler on its queue and waits for its answer; nil if the server cut the connection.
+    /// Runs the route's handler on this thread and waits for its answer; nil if the server cut the
+    /// connection or the client is gone (nothing could be written).
     private func respond(to request: HTTPRequest) -> HTTPResponse? {
-        guard case .found(let route) = server.router.match(request.method, request.path) else {
+        guard case .found(let handler) = server.router.match(request.method, request.path) else {
             return routingError(request.method, request.path)
         }
         let answer = ResponseSlot()
-        (route.queue ?? configuration.handlerQueue).async {
-            route.handler(request) { answer.fill($0) }
-        }
+        handler(request) { answer.fill($0) }
         while true {
             if let response = answer.wait(seconds: 0.25) { return response }
             if wasForceClosed { return nil }
-            if !request.clientGone.isSet && peerHungUp() { request.clientGone.set() }
+            if peerIsGone() {
+                request.clientGone.set()
+                return nil
+            }
         }
     }
 
-    /// True once the peer closed or reset its side (a half-close counts: such clients are gone for us).
-    private func peerHungUp() -> Bool {
-        let readHangUp: Int16 = 0x2000  // POLLRDHUP (Linux); Glibc hides it behind _GNU_SOURCE
-        var p = pollfd(fd: fd, events: readHangUp, revents: 0)
-        return poll(&p, 1, 0) > 0 && p.revents & (readHangUp | Int16(POLLHUP | POLLERR)) != 0
+    /// True once the connection was reset or can no longer be written to. A half-close (the client
+    /// shut down only its sending side, as HTTP/1.1 allows) is not gone: it still gets its answer.
+    private func peerIsGone() -> Bool {
+        var p = pollfd(fd: fd, events: 0, revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & Int16(POLLHUP | POLLERR) != 0
     }
 
     private func routingError(_ method: HTTPMethod, _ path: String) -> HTTPResponse {
         switch server.router.match(method, path) {
         case .methodNotAllowed(let allow):
-            var response = HTTPResponse.error(status: 405, code: "method_not_allowed", message: "method \(method) not allowed on \(path)")
+            var response = HTTPResponse.error(.methodNotAllowed(method, path))
             response.headers.set("Allow", allow.map(\.rawValue).joined(separator: ", "))
             return response
         default:
-            return .error(status: 404, code: "not_found", message: "no route for \(path)")
+            return .error(.notFound(path))
         }
     }
 
@@ -194,6 +195,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func send(_ response: HTTPResponse, to head: HTTPRequestHead?, requestID: String, keepAlive: Bool,
                       requestBytes: Int, started: Deadline, transport: ByteTransport) -> Bool {
         let includeBody = head?.method != .HEAD
+        let response = server.rendered(response, requestID: requestID)
         let bytes = server.serialize(response, requestID: requestID, keepAlive: keepAlive,
                                      version: head?.version ?? .http11, includeBody: includeBody)
         let written = (try? transport.write(bytes, deadline: .after(configuration.writeTimeout))) != nil

@@ -21,6 +21,8 @@ public final class HTTPServer: @unchecked Sendable {
     let logger: Logger
     let observer: (@Sendable (HTTPRequestRecord) -> Void)?
     let tlsContext: TLSContext?
+    /// Turns a refusal into the body the API promises (the HTTP layer has no error format of its own).
+    let renderError: @Sendable (HTTPError, _ requestID: String) -> HTTPResponse
 
     private let lock = NSCondition()
     private var listenFD: Int32 = -1
@@ -34,8 +36,11 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// - Throws: `HTTPServerError.tls` when the certificate or key cannot be loaded.
     public init(configuration: ServerConfiguration = ServerConfiguration(), router: Router,
-                logger: Logger = Logger(label: "http"), observer: (@Sendable (HTTPRequestRecord) -> Void)? = nil) throws {
+                logger: Logger = Logger(label: "http"),
+                renderError: @escaping @Sendable (HTTPError, _ requestID: String) -> HTTPResponse = HTTPError.plainText,
+                observer: (@Sendable (HTTPRequestRecord) -> Void)? = nil) throws {
         self.configuration = configuration
+        self.renderError = renderError
         self.router = router
         self.logger = logger
         self.observer = observer
@@ -148,8 +153,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// Over the connection limit: a best-effort 503 (plain HTTP only), never blocking the accept loop.
     private func reject(fd: Int32, remoteAddress: String) {
         if tlsContext == nil {
-            let response = HTTPResponse.error(status: 503, code: "service_unavailable", message: "too many open connections")
-            let bytes = serialize(response, requestID: generateRequestID(), keepAlive: false, version: .http11, includeBody: true)
+            let bytes = serialize(.error(.tooManyConnections), requestID: generateRequestID(), keepAlive: false,
+                                  version: .http11, includeBody: true)
             _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
             Glibc.shutdown(fd, Int32(SHUT_WR))
             // Reading what already arrived avoids a reset that could destroy the 503 in flight.
@@ -172,8 +177,19 @@ public final class HTTPServer: @unchecked Sendable {
 
     private static let managedHeaders: Set<String> = ["content-length", "transfer-encoding", "connection", "date", "server", "x-request-id"]
 
+    /// The response as sent: a refusal rendered with the request's id (the handler's headers kept).
+    func rendered(_ response: HTTPResponse, requestID: String) -> HTTPResponse {
+        guard let error = response.error else { return response }
+        var rendered = renderError(error, requestID)
+        rendered.status = error.status
+        rendered.error = nil
+        for (name, value) in response.headers { rendered.headers.set(name, value) }
+        return rendered
+    }
+
     /// The full response bytes; the server owns framing and identity headers.
     func serialize(_ response: HTTPResponse, requestID: String, keepAlive: Bool, version: HTTPVersion, includeBody: Bool) -> [UInt8] {
+        let response = rendered(response, requestID: requestID)
         var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
         for (name, value) in response.headers where !Self.managedHeaders.contains(name.lowercased()) {
             // A CR or LF from a handler would split the response: drop such a field.

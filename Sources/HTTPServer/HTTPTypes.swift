@@ -59,7 +59,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 }
 
-/// Whether the client of a request has hung up (checked by the connection while the handler runs).
+/// Whether the client of a request is gone: its connection was reset or can no longer be written to
+/// (checked by the connection while it waits for the answer). A half-closed client is not gone.
 public final class ClientGone: @unchecked Sendable {
     private let lock = NSLock()
     private var gone = false
@@ -82,7 +83,7 @@ public struct HTTPRequest: Sendable {
     public var requestID: String
     /// "ip:port" ("[ip]:port" for IPv6) of the peer.
     public var remoteAddress: String
-    /// Set when the client hangs up before its answer is written: queued work for it can be dropped.
+    /// Set when the client is gone before its answer is written: queued work for it can be dropped.
     public var clientGone: ClientGone
 
     public init(method: HTTPMethod, path: String, query: String? = nil, version: HTTPVersion = .http11,
@@ -128,6 +129,9 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Set for a refusal: the server has it rendered (`HTTPServer`'s `renderError`, with the
+    /// request's id) and sends that body instead of `body`, with `headers` added.
+    public var error: HTTPError?
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
@@ -148,29 +152,12 @@ public struct HTTPResponse: Sendable {
         .json(Array(try encoder.encode(value)), status: status)
     }
 
-    /// `{"error": {"code": ..., "message": ...}}`, the shape of every error this server produces.
-    public static func error(status: Int, code: String, message: String) -> HTTPResponse {
-        let body = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}"
-        return .json(Array(body.utf8), status: status)
+    /// A refusal, rendered by the server when it is sent.
+    public static func error(_ error: HTTPError) -> HTTPResponse {
+        var response = HTTPResponse(status: error.status)
+        response.error = error
+        return response
     }
-}
-
-/// A quoted JSON string literal for `s`.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-            out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 /// Reason phrases for the statuses a JSON API plausibly sends.

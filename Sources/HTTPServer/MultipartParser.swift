@@ -9,28 +9,35 @@ public struct MultipartPart: Sendable {
     public var contentType: String?
     public var headers: HTTPHeaders
     public var body: [UInt8]
+
+    /// A file: it has a filename or an `image/*` type (a frame, for the scoring API).
+    public var isFile: Bool { filename != nil || (contentType?.lowercased().hasPrefix("image/") ?? false) }
 }
 
 public struct MultipartLimits: Sendable {
     public var maxParts: Int
+    /// File parts (`MultipartPart.isFile`) allowed among them; one more throws `.tooManyFiles`
+    /// as soon as it arrives.
+    public var maxFileParts: Int
     /// Bytes of one part's header section.
     public var maxPartHeaderBytes: Int
 
-    public init(maxParts: Int = 16, maxPartHeaderBytes: Int = 8 * 1024) {
+    public init(maxParts: Int = 16, maxFileParts: Int? = nil, maxPartHeaderBytes: Int = 8 * 1024) {
         self.maxParts = maxParts
+        self.maxFileParts = maxFileParts ?? maxParts
         self.maxPartHeaderBytes = maxPartHeaderBytes
     }
 }
 
-/// A malformed multipart body; answered as 400 with code `bad_multipart`.
+/// A malformed multipart body (400 `bad_multipart`), or one with more file parts than allowed.
 public struct MultipartError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
-    public var code: String { "bad_multipart" }
-    public var status: Int { 400 }
+    /// Set when the body was well formed so far but carried more than this many file parts.
+    public var tooManyFiles: Int?
     public init(_ message: String) { self.message = message }
     public var description: String { "bad_multipart: \(message)" }
 
-    public var response: HTTPResponse { .error(status: status, code: code, message: message) }
+    public var httpError: HTTPError { HTTPError(status: 400, code: "bad_multipart", message: message) }
 }
 
 public enum MultipartParser {
@@ -64,6 +71,7 @@ public enum MultipartParser {
             throw MultipartError("missing opening boundary")
         }
         var parts: [MultipartPart] = []
+        var files = 0
         while true {
             if body[pos...].starts(with: [UInt8(ascii: "-"), UInt8(ascii: "-")]) { return parts }  // close delimiter; epilogue ignored
             while pos < body.count, body[pos] == sp || body[pos] == htab { pos += 1 }
@@ -74,7 +82,16 @@ public enum MultipartParser {
             guard let contentEnd = find(crlfDelimiter, in: body, from: contentStart) else {
                 throw MultipartError("unterminated body: closing boundary missing")
             }
-            parts.append(try part(headers: headers, body: Array(body[contentStart..<contentEnd])))
+            let next = try part(headers: headers, body: Array(body[contentStart..<contentEnd]))
+            if next.isFile {
+                files += 1
+                guard files <= limits.maxFileParts else {
+                    var error = MultipartError("more than \(limits.maxFileParts) file parts")
+                    error.tooManyFiles = limits.maxFileParts
+                    throw error
+                }
+            }
+            parts.append(next)
             pos = contentEnd + crlfDelimiter.count
         }
     }

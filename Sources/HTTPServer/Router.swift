@@ -1,39 +1,36 @@
 import Foundation
 
 /// Completion-style handler: call `respond` exactly once, from any thread (later calls are ignored).
+///
+/// Handlers run on the connection's own thread, so they must be quick: a health check is never
+/// queued behind other work. A handler with slow work (inference) hands it to threads of its own
+/// and calls `respond` from there.
 public typealias HTTPHandler = @Sendable (_ request: HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) -> Void
 
 /// Method + exact path -> handler. Build it before `HTTPServer.start()`; it is immutable afterwards.
 public struct Router: Sendable {
-    struct Route: Sendable {
-        var handler: HTTPHandler
-        /// Where the handler runs; nil for the server's `handlerQueue`.
-        var queue: DispatchQueue?
-    }
-
-    private var routes: [String: [HTTPMethod: Route]] = [:]
+    private var routes: [String: [HTTPMethod: HTTPHandler]] = [:]
 
     public init() {}
 
-    /// Registers a completion-style handler. `queue` overrides the server's handler queue for this route.
-    public mutating func add(_ method: HTTPMethod, _ path: String, queue: DispatchQueue? = nil, handler: @escaping HTTPHandler) {
-        routes[path, default: [:]][method] = Route(handler: handler, queue: queue)
+    /// Registers a completion-style handler.
+    public mutating func add(_ method: HTTPMethod, _ path: String, handler: @escaping HTTPHandler) {
+        routes[path, default: [:]][method] = handler
     }
 
     /// Registers a synchronous handler; a thrown error becomes a 500 `internal_error`.
-    public mutating func add(_ method: HTTPMethod, _ path: String, queue: DispatchQueue? = nil,
-                             _ handler: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
-        add(method, path, queue: queue) { request, respond in
+    public mutating func add(_ method: HTTPMethod, _ path: String, _ handler: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
+        add(method, path) { request, respond in
             do {
                 respond(try handler(request))
             } catch {
-                respond(.error(status: 500, code: "internal_error", message: "internal server error"))
+                respond(.error(.internalError))
             }
         }
     }
 
     enum Match {
-        case found(Route)
+        case found(HTTPHandler)
         case notFound
         case methodNotAllowed(allow: [HTTPMethod])
     }

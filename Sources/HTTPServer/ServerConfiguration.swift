@@ -35,9 +35,6 @@ public struct ServerConfiguration: Sendable {
     /// Serve HTTPS when set.
     public var tls: TLSConfiguration? = nil
 
-    /// Where handlers run unless their route names a queue. Never the accept or read path.
-    public var handlerQueue: DispatchQueue = DispatchQueue(label: "http.handlers", attributes: .concurrent)
-
     public init() {}
 
     var parserLimits: HTTPRequestParser.Limits {

@@ -54,7 +54,33 @@ final class InferenceQueue: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Niceness of the threads inference runs on: on busy cores the connection threads, which
+    /// answer health checks, are scheduled first (a busy replica must not look dead to its balancer).
+    static let inferenceNiceness: Int32 = 5
+
+    /// Lowers the calling thread's priority (Linux nice is per thread).
+    static func lowerPriority() {
+        // "/proc/thread-self" -> "<pid>/task/<tid>" (Glibc hides gettid).
+        if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"),
+           let tid = link.split(separator: "/").last.flatMap({ id_t($0) }) {
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, inferenceNiceness)
+        }
+    }
+
+    /// Inference splits its operations over Dispatch's default pool (`concurrentPerform` in
+    /// Tensors), which nothing else in the service uses since handlers run on connection threads:
+    /// its workers get the same niceness. They are found by name; the pool may grow, so each job checks.
+    static func lowerDispatchWorkersPriority() {
+        let tasks = "/proc/self/task"
+        for tid in (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? [] {
+            guard let name = try? String(contentsOfFile: "\(tasks)/\(tid)/comm", encoding: .utf8),
+                  name.hasSuffix("default-qos\n"), let id = id_t(tid) else { continue }
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id, inferenceNiceness)
+        }
+    }
+
     private func work() {
+        Self.lowerPriority()
         while true {
             condition.lock()
             while waiting.isEmpty && !stopped { condition.wait() }
@@ -64,6 +90,7 @@ final class InferenceQueue: @unchecked Sendable {
             observe(waiting.count, running)
             condition.unlock()
 
+            Self.lowerDispatchWorkersPriority()
             job()
 
             condition.lock()

@@ -1,5 +1,6 @@
 import DFGaze
 import Foundation
+import Imaging
 import Weights
 
 /// `GET /v1/model`: what is loaded and what the service accepts.
@@ -16,10 +17,10 @@ public struct ModelInfo: Encodable, Sendable {
         var format = "image/jpeg (RGB or grayscale), one face crop per frame, in temporal order"
         var framesPerClip = DFGazeModel.framesPerClip
         var clipRule = "consecutive groups of 4; if the count is not a multiple of 4, one more clip of the last 4 frames"
-        var resizeShorterSide = 256
-        var centerCrop = 224
-        var mean = [0.643, 0.466, 0.387]
-        var std = [0.259, 0.220, 0.203]
+        var resizeShorterSide = Preprocess.resizeSide
+        var centerCrop = Preprocess.cropSize
+        var mean = Preprocess.mean
+        var std = Preprocess.std
         enum CodingKeys: String, CodingKey {
             case format, mean, std
             case framesPerClip = "frames_per_clip", clipRule = "clip_rule"
@@ -27,14 +28,14 @@ public struct ModelInfo: Encodable, Sendable {
         }
     }
 
-    public var model: ScoreReport.ModelIdentity
+    public var model: ScoreJSON.Model
     public var networks: [Network]
     public var manifest: WeightsManifest
     public var input = Input()
     public var limits: Limits?
 
     public init(model: ScoreReport.ModelIdentity, networks: [Network], manifest: WeightsManifest) {
-        self.model = model
+        self.model = ScoreJSON.Model(model)
         self.networks = networks
         self.manifest = manifest
     }

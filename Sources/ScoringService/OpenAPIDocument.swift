@@ -1,5 +1,5 @@
 // The API description served at GET /openapi.yaml, generated from the repo-root openapi.yaml by
-// scripts/embed-openapi.py; ServiceBehaviourTests.testModelDescriptionAndOpenAPI keeps the two identical, so the binary serves it
+// scripts/embed-openapi.py; APIContractTests keeps the two identical, so the binary serves it
 // even when installed alone.
 enum OpenAPIDocument {
     static let yaml = #"""
@@ -218,7 +218,8 @@ components:
   schemas:
     Error:
       type: object
-      required: [error]
+      description: The one envelope of every error, also those of the HTTP layer (400, 408, 411, 413, 414, 431, 505, ...).
+      required: [error, request_id]
       properties:
         error:
           type: object
@@ -227,10 +228,12 @@ components:
             code:
               type: string
               description: |
-                Stable codes, e.g. too_few_frames, too_many_frames, not_a_jpeg, image_too_large,
-                body_too_large, headers_too_large, bad_request, bad_multipart,
-                bad_json, unsupported_media_type, length_required, overloaded, draining,
-                unauthorized, not_found, method_not_allowed, request_timeout.
+                Stable; the README lists each under its status: bad_request, bad_json, bad_multipart,
+                unauthorized, not_found, method_not_allowed, request_timeout, length_required,
+                body_too_large, uri_too_long, unsupported_media_type, expectation_failed,
+                too_few_frames, too_many_frames, not_a_jpeg, image_too_large, headers_too_large,
+                internal_error, not_implemented, overloaded, draining, not_ready, service_unavailable,
+                http_version_not_supported.
             message:
               type: string
             frame:

@@ -9,16 +9,11 @@ struct ScoreRequest {
     var frames: [Data]
     var id: String?
 
+    /// In Unicode scalars (JSON Schema's `maxLength` counts code points), so also at most 1 KiB.
     static let maxIDLength = 256
 
-    /// A refusal before any decoding: always a 4xx with a stable code.
-    struct Refusal: Error {
-        var status: Int
-        var code: String
-        var message: String
-    }
-
-    static func parse(_ request: HTTPRequest, maxFrames: Int) throws(Refusal) -> ScoreRequest {
+    /// Refuses (before any decoding) with a 4xx `APIError`.
+    static func parse(_ request: HTTPRequest, maxFrames: Int) throws(APIError) -> ScoreRequest {
         let contentType = request.headers["Content-Type"] ?? ""
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         let parsed: ScoreRequest
@@ -28,27 +23,28 @@ struct ScoreRequest {
         case "application/json":
             parsed = try json(request.body, maxFrames: maxFrames)
         default:
-            throw Refusal(status: 415, code: "unsupported_media_type",
-                          message: "send the frames as multipart/form-data or application/json, not '\(mediaType.prefix(100))'")
+            throw APIError(.unsupportedMediaType, "send the frames as multipart/form-data or application/json, not '\(mediaType.prefix(100))'")
         }
-        if let id = parsed.id, id.count > maxIDLength {
-            throw Refusal(status: 400, code: "bad_request", message: "id is longer than \(maxIDLength) characters")
+        if let id = parsed.id, id.unicodeScalars.count > maxIDLength {
+            throw APIError(.badRequest, "id is longer than \(maxIDLength) characters")
         }
         return parsed
     }
 
-    private static func multipart(_ body: [UInt8], contentType: String, maxFrames: Int) throws(Refusal) -> ScoreRequest {
+    private static func multipart(_ body: [UInt8], contentType: String, maxFrames: Int) throws(APIError) -> ScoreRequest {
         let parts: [MultipartPart]
         do {
+            // Frames are counted as they arrive: one past the limit is refused at once.
             parts = try MultipartParser.parse(body: body, contentType: contentType,
-                                              limits: MultipartLimits(maxParts: maxFrames + 8, maxPartHeaderBytes: 8 * 1024))
+                                              limits: MultipartLimits(maxParts: maxFrames + 8, maxFileParts: maxFrames, maxPartHeaderBytes: 8 * 1024))
         } catch {
-            throw Refusal(status: 400, code: "bad_multipart", message: error.message)
+            if let limit = error.tooManyFiles { throw APIError(.tooManyFrames, "at most \(limit) frames per request, got more") }
+            throw APIError(.badMultipart, error.message)
         }
         var frames: [Data] = []
         var id: String?
         for part in parts {
-            if part.filename != nil || (part.contentType?.lowercased().hasPrefix("image/") ?? false) {
+            if part.isFile {
                 frames.append(Data(part.body))
             } else if part.name == "id" {
                 id = String(decoding: part.body, as: UTF8.self)
@@ -62,18 +58,17 @@ struct ScoreRequest {
         var id: String?
     }
 
-    private static func json(_ body: [UInt8], maxFrames: Int) throws(Refusal) -> ScoreRequest {
+    private static func json(_ body: [UInt8], maxFrames: Int) throws(APIError) -> ScoreRequest {
         let decoded: JSONBody
         do { decoded = try JSONDecoder().decode(JSONBody.self, from: Data(body)) }
-        catch { throw Refusal(status: 400, code: "bad_json", message: "expected {\"frames\": [\"<base64 JPEG>\", ...], \"id\": \"...\"}") }
-        guard decoded.frames.count <= maxFrames else {
-            throw Refusal(status: 422, code: ScoringError.Code.tooManyFrames.rawValue,
-                          message: "at most \(maxFrames) frames per request, got \(decoded.frames.count)")
-        }
+        catch { throw APIError(.badJSON, "expected {\"frames\": [\"<base64 JPEG>\", ...], \"id\": \"...\"}") }
+        // Before any base64 is decoded.
+        do { try DFGazeModel.checkFrameCount(max(decoded.frames.count, DFGazeModel.framesPerClip), maxFrames: maxFrames) }
+        catch { throw APIError(error) }
         var frames: [Data] = []
         for (i, text) in decoded.frames.enumerated() {
             guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else {
-                throw Refusal(status: 400, code: "bad_json", message: "frame \(i) is not valid base64")
+                throw APIError(.badJSON, "frame \(i) is not valid base64")
             }
             frames.append(data)
         }

@@ -36,21 +36,27 @@ public final class ScoringService: @unchecked Sendable {
         self.logger = logger
         let metrics = self.metrics
         var router = Router()
-        // Filled in below, once `self` is complete; routes only run after start().
+        // Filled in below, once `self` is complete; routes only run after start(). Every route runs
+        // on its connection's thread and is quick: /score parses and queues, inference runs on the
+        // queue's own threads, so health checks never wait behind it.
         let handlers = Handlers()
-        router.add(.POST, "/score") { request, respond in handlers.service?.score(request, respond) }
+        let starting = APIError(.notReady, "the service is starting")
+        router.add(.POST, "/score") { request, respond in
+            guard let service = handlers.service else { return respond(starting.response(requestID: request.requestID)) }
+            service.score(request, respond)
+        }
         for path in ["/healthz", "/v2/health/live"] {
             router.add(.GET, path) { _ in .json(Array(#"{"status":"ok"}"#.utf8)) }
         }
         for path in ["/readyz", "/v2/health/ready"] {
-            router.add(.GET, path) { _ in handlers.service?.readiness() ?? .error(status: 503, code: "not_ready", message: "starting") }
+            router.add(.GET, path) { request in handlers.service?.readiness() ?? starting.response(requestID: request.requestID) }
         }
-        router.add(.GET, "/v1/model") { request in handlers.service?.model(request) ?? .error(status: 503, code: "not_ready", message: "starting") }
-        router.add(.GET, "/metrics") { request in handlers.service?.metricsPage(request) ?? .error(status: 503, code: "not_ready", message: "starting") }
+        router.add(.GET, "/v1/model") { request in handlers.service?.model(request) ?? starting.response(requestID: request.requestID) }
+        router.add(.GET, "/metrics") { request in handlers.service?.metricsPage(request) ?? starting.response(requestID: request.requestID) }
         router.add(.GET, "/openapi.yaml") { _ in
             HTTPResponse(status: 200, headers: ["Content-Type": "application/yaml"], body: Array(OpenAPIDocument.yaml.utf8))
         }
-        server = try HTTPServer(configuration: serverConfiguration, router: router, logger: logger) { record in
+        server = try HTTPServer(configuration: serverConfiguration, router: router, logger: logger, renderError: APIError.render) { record in
             metrics.request(route: record.path, method: record.method, status: record.status, seconds: record.duration)
         }
         // Last: its worker threads start now and must not outlive a failed init.
@@ -93,17 +99,19 @@ public final class ScoringService: @unchecked Sendable {
     private func readiness() -> HTTPResponse {
         if isLeaving { return .json(Array(#"{"status":"draining"}"#.utf8), status: 503) }
         guard let scorer = lock.withLock({ scorer }) else { return .json(Array(#"{"status":"not_ready"}"#.utf8), status: 503) }
-        let body = #"{"status":"ready","weights":"# + quoted(scorer.identity.weights) + "}"
+        let body = #"{"status":"ready","weights":"# + jsonString(scorer.identity.weights) + "}"
         return .json(Array(body.utf8))
     }
 
     private func model(_ request: HTTPRequest) -> HTTPResponse {
         if let refusal = authorize(request) { return refusal }
-        guard let scorer = lock.withLock({ scorer }) else { return .error(status: 503, code: "not_ready", message: "the weights are still loading") }
+        guard let scorer = lock.withLock({ scorer }) else {
+            return APIError(.notReady, "the weights are still loading").response(requestID: request.requestID)
+        }
         var info = scorer.modelInfo
         info.limits = Limits(configuration)
-        return (try? HTTPResponse.json(encoding: info, encoder: Self.encoder))
-            ?? .error(status: 500, code: "internal_error", message: "cannot encode the model description")
+        return (try? HTTPResponse.json(encoding: info, encoder: ScoreJSON.encoder))
+            ?? APIError(.internalError, "cannot encode the model description").response(requestID: request.requestID)
     }
 
     private func metricsPage(_ request: HTTPRequest) -> HTTPResponse {
@@ -115,104 +123,58 @@ public final class ScoringService: @unchecked Sendable {
     private func score(_ request: HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) {
         let admitted = DispatchTime.now()
         let metrics = self.metrics
-        func refuse(_ status: Int, _ code: String, _ message: String, frame: Int? = nil, retryAfter: Bool = false) {
-            metrics.rejected(reason: code)
-            var response = Self.error(status: status, code: code, message: message, frame: frame, requestID: request.requestID)
-            if retryAfter { response.headers.set("Retry-After", String(configuration.retryAfterSeconds)) }
+        let retryAfter = String(configuration.retryAfterSeconds)
+        @Sendable func refuse(_ error: APIError) {
+            metrics.rejected(reason: error.code.rawValue)
+            var response = error.response(requestID: request.requestID)
+            if error.code.status == 503 { response.headers.set("Retry-After", retryAfter) }
             respond(response)
         }
         if let refusal = authorize(request) { metrics.rejected(reason: "unauthorized"); return respond(refusal) }
-        if server.isDraining { return refuse(503, "draining", "the server is shutting down; retry on another instance", retryAfter: true) }
-        guard let scorer = lock.withLock({ scorer }) else {
-            return refuse(503, "not_ready", "the weights are still loading", retryAfter: true)
-        }
+        if server.isDraining { return refuse(APIError(.draining, "the server is shutting down; retry on another instance")) }
+        guard let scorer = lock.withLock({ scorer }) else { return refuse(APIError(.notReady, "the weights are still loading")) }
         let parsed: ScoreRequest
-        do { parsed = try ScoreRequest.parse(request, maxFrames: configuration.scoring.maxFrames) }
-        catch { return refuse(error.status, error.code, error.message) }
-        // Cheap checks before taking a place in the queue.
-        if parsed.frames.count < DFGazeModel.framesPerClip {
-            return refuse(422, ScoringError.Code.tooFewFrames.rawValue,
-                          "a clip needs \(DFGazeModel.framesPerClip) frames, got \(parsed.frames.count)")
-        }
-        if parsed.frames.count > configuration.scoring.maxFrames {
-            return refuse(422, ScoringError.Code.tooManyFrames.rawValue,
-                          "at most \(configuration.scoring.maxFrames) frames per request, got \(parsed.frames.count)")
-        }
         let options = configuration.scoring
+        do {
+            parsed = try ScoreRequest.parse(request, maxFrames: options.maxFrames)
+            // Cheap before taking a place in the queue.
+            try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: options.maxFrames)
+        } catch let error as APIError { return refuse(error) }
+        catch let error as ScoringError { return refuse(APIError(error)) }
+        catch { return refuse(APIError(.internalError, "cannot read the request")) }
         let accepted = queue.submit {
             let queued = Double(DispatchTime.now().uptimeNanoseconds - admitted.uptimeNanoseconds) / 1e9
-            // A client that hung up while queued gets no inference: the work is dropped.
+            // A client whose connection was reset while queued gets no inference: the work is
+            // dropped (nothing is sent: nothing could be). A log and metric reason, not a status.
             if request.clientGone.isSet {
                 metrics.rejected(reason: "client_gone")
-                return respond(.error(status: 499, code: "client_gone", message: "client closed the connection"))
+                return
             }
             do {
-                var report = try scorer.score(jpegs: parsed.frames, options: options)
-                report.timings.queueSeconds = queued
+                let report = try scorer.score(jpegs: parsed.frames, options: options)
                 metrics.stage("queue", seconds: queued)
                 metrics.stage("decode", seconds: report.timings.decodeSeconds)
                 metrics.stage("preprocess", seconds: report.timings.preprocessSeconds)
                 metrics.stage("forward", seconds: report.timings.forwardSeconds)
                 metrics.scored(frames: parsed.frames.count)
-                let body = try Self.encoder.encode(ScoreResponse(requestID: request.requestID, id: parsed.id, report: report))
+                let body = try ScoreJSON(report, requestID: request.requestID, id: parsed.id, queueSeconds: queued).json()
                 respond(.json(Array(body)))
             } catch let error as ScoringError {
-                metrics.rejected(reason: error.code.rawValue)
-                respond(Self.error(status: 422, code: error.code.rawValue, message: error.message, frame: error.frame,
-                                   requestID: request.requestID))
+                refuse(APIError(error))
             } catch {
-                respond(Self.error(status: 500, code: "internal_error", message: "scoring failed", frame: nil, requestID: request.requestID))
+                respond(APIError(.internalError, "scoring failed").response(requestID: request.requestID))
             }
         }
         if !accepted {
-            refuse(503, "overloaded", "the inference queue is full; retry after \(configuration.retryAfterSeconds) s", retryAfter: true)
+            refuse(APIError(.overloaded, "the inference queue is full; retry after \(configuration.retryAfterSeconds) s"))
         }
     }
 
     /// nil when the request may proceed; otherwise the 401 to send.
     private func authorize(_ request: HTTPRequest) -> HTTPResponse? {
         guard let keys = configuration.apiKeys, !keys.accepts(authorization: request.headers["Authorization"]) else { return nil }
-        var response = Self.error(status: 401, code: "unauthorized", message: "a valid API key is required (Authorization: Bearer <key>)",
-                                  frame: nil, requestID: request.requestID)
+        var response = APIError(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)").response(requestID: request.requestID)
         response.headers.set("WWW-Authenticate", #"Bearer realm="dfgaze""#)
         return response
-    }
-
-    // MARK: - Encoding
-
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
-
-    struct ErrorBody: Encodable {
-        struct Detail: Encodable { var code: String; var message: String; var frame: Int? }
-        var error: Detail
-        var requestID: String
-        enum CodingKeys: String, CodingKey { case error; case requestID = "request_id" }
-    }
-
-    static func error(status: Int, code: String, message: String, frame: Int?, requestID: String) -> HTTPResponse {
-        let body = ErrorBody(error: .init(code: code, message: message, frame: frame), requestID: requestID)
-        return (try? .json(encoding: body, status: status, encoder: encoder)) ?? .error(status: status, code: code, message: message)
-    }
-
-    /// The report with the request's ids in front.
-    struct ScoreResponse: Encodable {
-        var requestID: String
-        var id: String?
-        var report: ScoreReport
-        enum CodingKeys: String, CodingKey { case requestID = "request_id", id }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(requestID, forKey: .requestID)
-            try c.encodeIfPresent(id, forKey: .id)
-            try report.encode(to: encoder)
-        }
-    }
-
-    private func quoted(_ s: String) -> String {
-        String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 }

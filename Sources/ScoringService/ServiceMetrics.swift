@@ -27,8 +27,13 @@ final class ServiceMetrics: Sendable {
         framesScored = CoreMetrics.Counter(label: "dfgaze_frames_scored_total", factory: factory)
     }
 
+    /// Methods with their own label; any other token the client sends counts as "other".
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+    /// Every label derived from a request comes from a closed set, whatever the client sends.
     func request(route: String, method: String, status: Int, seconds: Double) {
         let route = Self.routes.contains(route) ? route : "other"
+        let method = Self.methods.contains(method) ? method : "other"
         CoreMetrics.Counter(label: "dfgaze_http_requests_total",
                 dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory).increment()
         CoreMetrics.Timer(label: "dfgaze_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DFGaze
 import Foundation
+import ScoringService
 import Tensors
 
 /// Speed figures for one clip, measured in one process so ratios are comparable on a noisy machine.
@@ -48,7 +49,6 @@ struct Bench: ParsableCommand {
         let dfgaze = try model.load()
         let coldStart = Date().timeIntervalSince(loadStart)
 
-        let encoder = JSONEncoder()
         var samples: [ScoreReport.Timings] = []
         var endToEnd: [Double] = []
         var gemm: [BLAS.GEMMTotals] = []
@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
             _ = BLAS.takeGEMMTotals()
             let start = Date()
             let report = try dfgaze.score(jpegs: jpegs)
-            _ = try encoder.encode(report)
+            _ = try ScoreJSON(report).json()
             if run > 0 {  // the first run warms caches and page tables
                 endToEnd.append(Date().timeIntervalSince(start))
                 samples.append(report.timings)

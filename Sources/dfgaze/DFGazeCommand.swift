@@ -2,6 +2,7 @@ import ArgumentParser
 import CMalloc
 import DFGaze
 import Foundation
+import ScoringService
 import Tensors
 import Weights
 
@@ -67,8 +68,6 @@ struct Score: ParsableCommand {
         }
         Parallel.use(threads: ProcessInfo.processInfo.activeProcessorCount)
         let report = try model.load().score(jpegs: jpegs, options: ScoringOptions(threshold: threshold, maxFrames: max(64, jpegs.count)))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        print(String(decoding: try ScoreJSON(report).json(pretty: true), as: UTF8.self))
     }
 }

@@ -2,7 +2,7 @@ import XCTest
 @testable import HTTPServer
 
 final class HTTPRequestParserTests: XCTestCase {
-    private func parse(_ text: String, limits: HTTPRequestParser.Limits = .init()) throws(HTTPParseError) -> [ParsedEvent] {
+    private func parse(_ text: String, limits: HTTPRequestParser.Limits = .init()) throws(HTTPError) -> [ParsedEvent] {
         var parser = HTTPRequestParser(limits: limits)
         return try parser.feed(Array(text.utf8))
     }
@@ -73,7 +73,9 @@ final class HTTPRequestParserTests: XCTestCase {
             "no colon": "GET / HTTP/1.1\r\nHost: h\r\nJunk\r\n\r\n",
             "bad method": "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
             "double space": "GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
-            "absolute-form": "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            "absolute-form with another scheme": "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            "absolute-form without authority": "GET http:///healthz HTTP/1.1\r\nHost: h\r\n\r\n",
+            "absolute-form with userinfo": "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
             "asterisk-form": "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
             "control in target": "GET /a\u{7F} HTTP/1.1\r\nHost: h\r\n\r\n",
             "garbage version": "GET / HTTX/1.1\r\nHost: h\r\n\r\n",
@@ -150,5 +152,35 @@ final class HTTPRequestParserTests: XCTestCase {
         var parser = HTTPRequestParser()
         XCTAssertThrowsError(try parser.feed(Array("GET / HTTP/1.1\nHost: h\n\n".utf8)))
         XCTAssertThrowsError(try parser.feed(Array("GET / HTTP/1.1\r\nHost: h\r\n\r\n".utf8)))
+    }
+
+    /// RFC 9112 §3.2.2: a server MUST accept absolute-form; its path is routed, its authority replaces Host.
+    func testAbsoluteFormTargetIsAcceptedAndItsAuthorityReplacesHost() throws {
+        let head = try XCTUnwrap(heads(try parse("GET http://example.org:8080/healthz?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")).first)
+        XCTAssertEqual(head.path, "/healthz")
+        XCTAssertEqual(head.query, "x=1")
+        XCTAssertEqual(head.headers["Host"], "example.org:8080")
+        XCTAssertEqual(head.headers.values(for: "Host").count, 1)
+        let bare = try XCTUnwrap(heads(try parse("GET HTTP://[::1]:80 HTTP/1.1\r\nHost: [::1]\r\n\r\n")).first)
+        XCTAssertEqual(bare.path, "/")
+        XCTAssertEqual(bare.headers["Host"], "[::1]:80")
+    }
+
+    /// RFC 9112 §3.2: a Host field with an invalid value MUST be answered 400.
+    func testInvalidHostValueIs400() {
+        for host in ["bad host/with@junk", "a/b", "h:80x", "[::1", "[zz]", "h%2", "h:1:2"] {
+            XCTAssertEqual(status("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n"), 400, host)
+        }
+        for host in ["h", "127.0.0.1:8080", "[::1]:8080", "xn--bcher-kva.example", "a%41b", ""] {
+            XCTAssertNil(status("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n"), host)
+        }
+    }
+
+    /// A body-bearing method without Content-Length or chunked framing: 411, not a guess.
+    func testPostWithoutLengthIs411() {
+        XCTAssertEqual(status("POST /score HTTP/1.1\r\nHost: h\r\n\r\n"), 411)
+        XCTAssertEqual(status("PUT /x HTTP/1.0\r\n\r\n"), 411)
+        XCTAssertNil(status("POST /score HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"))
+        XCTAssertNil(status("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
     }
 }

@@ -111,14 +111,15 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.status, 200)
     }
 
-    func testNotFoundAndMethodNotAllowedAreJSON() throws {
+    /// Typed errors, rendered by the server's `renderError` (here the bare server's plain text).
+    func testNotFoundAndMethodNotAllowedAreTypedErrors() throws {
         let server = try startServer(routes: standardRoutes)
         let client = try RawClient(port: server.port)
         client.send("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n")
         let notFound = try XCTUnwrap(client.readResponse())
         XCTAssertEqual(notFound.status, 404)
         XCTAssertEqual(notFound.errorCode, "not_found")
-        XCTAssertEqual(notFound.headers["Content-Type"], "application/json")
+        XCTAssertEqual(notFound.headers["Content-Type"], "text/plain; charset=utf-8")
         client.send("DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n")
         let notAllowed = try XCTUnwrap(client.readResponse())
         XCTAssertEqual(notAllowed.status, 405)
@@ -126,7 +127,7 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(notAllowed.headers["Allow"], "GET, HEAD")
     }
 
-    func testServerErrorsAreJSONAndClose() throws {
+    func testServerErrorsAreTypedAndClose() throws {
         let server = try startServer({
             $0.maxBodyBytes = 16
             $0.maxHeaderBytes = 256

@@ -70,10 +70,11 @@ final class MultipartParserTests: XCTestCase {
                                              + "\"\n\nx\n--XyZ-123--", limits: .init(maxPartHeaderBytes: 64))),
         ]
         for (name, error) in cases {
-            XCTAssertEqual(error?.code, "bad_multipart", name)
+            XCTAssertEqual(error?.httpError.code, "bad_multipart", name)
+            XCTAssertNil(error?.tooManyFiles, name)
             XCTAssertFalse(error?.message.isEmpty ?? true, name)
         }
-        XCTAssertEqual(MultipartError("x").response.status, 400)
+        XCTAssertEqual(MultipartError("x").httpError.status, 400)
     }
 
     func testBoundarySearchOnAdversarialNearBoundaries() throws {
@@ -84,5 +85,23 @@ final class MultipartParserTests: XCTestCase {
         bytes += content + body("\n--XyZ-123--")
         let parts = try MultipartParser.parse(body: bytes, contentType: contentType)
         XCTAssertEqual(parts.first?.body.count, content.count)
+    }
+
+    /// File parts are counted as they arrive: one past `maxFileParts` stops the parse at once,
+    /// told apart from a malformed body; text fields do not count.
+    func testFilePartsBeyondTheLimitAreToldApart() {
+        func body(files: Int) -> [UInt8] {
+            var text = "--b\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\nclip\r\n"
+            for i in 0..<files { text += "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"\(i).jpg\"\r\n\r\nx\r\n" }
+            return Array((text + "--b--\r\n").utf8)
+        }
+        let limits = MultipartLimits(maxParts: 12, maxFileParts: 4)
+        XCTAssertEqual((try? MultipartParser.parse(body: body(files: 4), boundary: "b", limits: limits))?.count, 5)
+        do {
+            _ = try MultipartParser.parse(body: body(files: 5), boundary: "b", limits: limits)
+            XCTFail("5 file parts accepted")
+        } catch {
+            XCTAssertEqual(error.tooManyFiles, 4)
+        }
     }
 }

@@ -10,11 +10,10 @@ struct RawResponse {
     var body: [UInt8]
     var text: String { String(decoding: body, as: UTF8.self) }
 
-    /// `error.code` of the JSON error body.
+    /// The code of an error as the bare server renders it (`HTTPError.plainText`: "code: message").
     var errorCode: String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let error = object["error"] as? [String: Any] else { return nil }
-        return error["code"] as? String
+        guard headers["Content-Type"]?.hasPrefix("text/plain") == true, let colon = text.firstIndex(of: ":") else { return nil }
+        return String(text[..<colon])
     }
 }
 
@@ -49,6 +48,15 @@ final class RawClient {
     }
 
     deinit { close(fd) }
+
+    /// Closing then resets the connection (SO_LINGER 0) instead of a polite FIN.
+    func resetOnClose() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// Half-close: no more bytes from us, but we still read.
+    func shutdownWriting() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     func send(_ text: String) { send(Array(text.utf8)) }
 

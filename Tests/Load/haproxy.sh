@@ -7,7 +7,7 @@
 # HAProxy takes the dead/draining instance out of rotation, the drained instance exits 0.
 #
 #   Tests/Load/haproxy.sh [seconds per run, default 30]
-# Env: DFGAZE_BIN, CLIENTS (4), HAPROXY_CFG (default Deploy/haproxy/haproxy.cfg, the deployed one). Addresses come from the config's first `bind` and its two
+# Env: DFGAZE_BIN, CLIENTS (4), WORKERS (--workers of each instance, 1), HAPROXY_CFG (default Deploy/haproxy/haproxy.cfg, the deployed one). Addresses come from the config's first `bind` and its two
 # `server` lines.
 set -euo pipefail
 trap 'echo "haproxy.sh: command failed at line $LINENO" >&2' ERR
@@ -46,7 +46,7 @@ expect() {  # expect <condition-exit-status> <description>
 }
 
 start_instance() {  # start_instance <a|b> <port>
-    "$bin" serve --host 127.0.0.1 --port "$2" --workers 1 --queue-depth 8 --drain-seconds "$drain" \
+    "$bin" serve --host 127.0.0.1 --port "$2" --workers "${WORKERS:-1}" --queue-depth 8 --drain-seconds "$drain" \
         2>>"$tmp/$1.log" >/dev/null &
     pid[$1]=$!
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The fast reliability subset for CI (about 3 minutes on 2 cores), against an already built
+# The fast reliability subset for CI (about 4 minutes on 2 cores), against an already built
 # release binary (.build/release/dfgaze or $DFGAZE_BIN): short overload, slow clients, vanishing
-# clients, SIGTERM drain and exit, TLS and API keys, HAProxy kill/drain. Runs them all; exits 1 if any failed.
+# clients, SIGTERM drain and exit, TLS and API keys, HAProxy kill/drain, health checks under load,
+# HAProxy failover with a 300 ms check. Runs them all; exits 1 if any failed. Not here (minutes):
+# Tests/Load/worst_case_memory.py (docs/reliability.md, "Worst-case memory").
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +20,8 @@ run vanishing_clients python3 "$here/vanishing_clients.py" --long-clips 3
 run shutdown python3 "$here/shutdown.py"
 run tls_and_keys "$here/tls_and_keys.sh"
 run haproxy "$here/haproxy.sh" 20
+run health_under_load python3 "$here/health_under_load.py" --seconds 15
+run haproxy_fast_checks "$here/haproxy_fast_checks.sh" 15
 
 if (( ${#failed[@]} )); then echo "run-fast: FAILED: ${failed[*]} ($SECONDS s)"; exit 1; fi
 echo "run-fast: all passed ($SECONDS s)"

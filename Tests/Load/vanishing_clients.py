@@ -36,13 +36,15 @@ async def leave_mid_upload(port: int, abort: bool) -> None:
 
 
 async def send_and_leave(port: int, body: bytes, headers: dict, after: float) -> None:
-    """Sends a whole /score request, then hangs up `after` seconds later without reading the answer."""
+    """Sends a whole /score request, then resets the connection `after` seconds later without reading the answer."""
     reader, writer = await asyncio.open_connection(HOST, port)
     lines = [f"POST /score HTTP/1.1", f"Host: {HOST}", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
     await writer.drain()
     await asyncio.sleep(after)
+    # A reset: a client that merely shut its sending side (FIN) is still there and gets its answer.
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.close()
 
 

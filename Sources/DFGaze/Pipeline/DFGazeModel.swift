@@ -59,15 +59,16 @@ public final class DFGazeModel: @unchecked Sendable {
         return clips
     }
 
+    /// The one check of a request's frame count: at least one clip, at most `maxFrames`.
+    public static func checkFrameCount(_ count: Int, maxFrames: Int) throws(ScoringError) {
+        guard count >= framesPerClip else { throw ScoringError(.tooFewFrames, "a clip needs \(framesPerClip) frames, got \(count)") }
+        guard count <= maxFrames else { throw ScoringError(.tooManyFrames, "at most \(maxFrames) frames per request, got \(count)") }
+    }
+
     /// Scores one video given as JPEG frames in order.
     public func score(jpegs: [Data], options: ScoringOptions = ScoringOptions()) throws -> ScoreReport {
         let start = DispatchTime.now()
-        guard jpegs.count >= Self.framesPerClip else {
-            throw ScoringError(.tooFewFrames, "a clip needs \(Self.framesPerClip) frames, got \(jpegs.count)")
-        }
-        guard jpegs.count <= options.maxFrames else {
-            throw ScoringError(.tooManyFrames, "at most \(options.maxFrames) frames per request, got \(jpegs.count)")
-        }
+        try Self.checkFrameCount(jpegs.count, maxFrames: options.maxFrames)
         let (inputs, decodeSeconds, preprocessSeconds) = try preprocess(jpegs, limits: options.jpegLimits)
         let forwardStart = DispatchTime.now()
         let output = forward(inputs)
@@ -152,27 +153,50 @@ public final class DFGazeModel: @unchecked Sendable {
         return Backbones(gaze: gaze, texture: texture, attribute: attribute, seconds: seconds)
     }
 
-    /// Decodes every frame, then resizes, crops and normalises them, each stage in parallel
-    /// across frames. Returns the inputs and the two stages' wall times.
+    /// Decodes each frame and at once resizes, crops and normalises it, so a full-resolution frame
+    /// lives only until its 224x224 input is made: at most `framesInFlight` of them at a time,
+    /// whatever the request's frame count (peak memory follows the limits, not the content).
+    /// Returns the inputs and the wall time split between the two stages by their share of the work.
     private func preprocess(_ jpegs: [Data], limits: JPEGLimits) throws -> ([[Float]], Double, Double) {
         let start = DispatchTime.now()
-        let results = concurrentMap(jpegs.count) { i in Result { try JPEG.decode(jpegs[i], limits: limits) } }
-        var decoded: [RGBImage] = []
-        for (i, r) in results.enumerated() {
-            switch r {
-            case .success(let image): decoded.append(image)
-            case .failure(let error): throw ScoringError(imageError: error, frame: i)
+        var inputs: [[Float]] = []
+        inputs.reserveCapacity(jpegs.count)
+        var decodeWork = 0.0, resizeWork = 0.0
+        for first in stride(from: 0, to: jpegs.count, by: Self.framesInFlight) {
+            let batch = first..<min(first + Self.framesInFlight, jpegs.count)
+            let results = concurrentMap(batch.count) { i in
+                Result { () throws -> (input: [Float], decode: Double, resize: Double) in
+                    let t0 = DispatchTime.now()
+                    let image = try JPEG.decode(jpegs[batch.lowerBound + i], limits: limits)
+                    let t1 = DispatchTime.now()
+                    let input = Preprocess.networkInput(image: image).input
+                    return (input, seconds(from: t0, to: t1), seconds(from: t1, to: .now()))
+                }
+            }
+            for (i, result) in results.enumerated() {
+                switch result {
+                case .success(let frame):
+                    inputs.append(frame.input)
+                    decodeWork += frame.decode
+                    resizeWork += frame.resize
+                case .failure(let error):
+                    throw ScoringError(imageError: error, frame: batch.lowerBound + i)
+                }
             }
         }
-        let decodeSeconds = seconds(since: start)
-        let resizeStart = DispatchTime.now()
-        let images = decoded
-        let inputs = concurrentMap(images.count) { Preprocess.networkInput(image: images[$0]).input }
-        return (inputs, decodeSeconds, seconds(since: resizeStart))
+        let wall = seconds(since: start)
+        let decodeShare = decodeWork + resizeWork > 0 ? decodeWork / (decodeWork + resizeWork) : 0
+        return (inputs, wall * decodeShare, wall * (1 - decodeShare))
     }
 
-    private func seconds(since t: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9
+    /// Full-resolution frames one request decodes at once: the cores, at most 4 (the 2-core
+    /// reference machine keeps 2). Bounds a request's decode memory to this x `--max-pixels` x 3 bytes.
+    public static let framesInFlight = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+
+    private func seconds(since t: DispatchTime) -> Double { seconds(from: t, to: .now()) }
+
+    private func seconds(from t0: DispatchTime, to t1: DispatchTime) -> Double {
+        Double(t1.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
     }
 }
 

@@ -1,7 +1,6 @@
-/// The product's main output: what `dfgaze score` prints and `POST /score` returns.
-///
-/// Field names are the JSON keys (snake_case), stable across versions.
-public struct ScoreReport: Codable, Sendable, Equatable {
+/// The model's result for one video, typed. Its JSON (what `POST /score` returns and `dfgaze score`
+/// prints) is the service's contract and lives there (`ScoringService.ScoreJSON`).
+public struct ScoreReport: Sendable, Equatable {
     /// The video's fake probability: the mean of its clips' fake probabilities.
     public var fakeProbability: Double
     /// "fake" when fakeProbability >= the threshold, else "real".
@@ -13,7 +12,7 @@ public struct ScoreReport: Codable, Sendable, Equatable {
     /// Wall time per stage, in seconds.
     public var timings: Timings
 
-    public struct Clip: Codable, Sendable, Equatable {
+    public struct Clip: Sendable, Equatable {
         /// Indices (0-based, upload order) of the 4 frames of this clip.
         public var frames: [Int]
         public var fakeProbability: Double
@@ -25,15 +24,9 @@ public struct ScoreReport: Codable, Sendable, Equatable {
             self.fakeProbability = fakeProbability
             self.headFakeProbabilities = headFakeProbabilities
         }
-
-        enum CodingKeys: String, CodingKey {
-            case frames
-            case fakeProbability = "fake_probability"
-            case headFakeProbabilities = "head_fake_probabilities"
-        }
     }
 
-    public struct Frame: Codable, Sendable, Equatable {
+    public struct Frame: Sendable, Equatable {
         public var index: Int
         public var yawDeg: Double
         public var pitchDeg: Double
@@ -46,16 +39,9 @@ public struct ScoreReport: Codable, Sendable, Equatable {
             self.pitchDeg = pitchDeg
             self.gaze = gaze
         }
-
-        enum CodingKeys: String, CodingKey {
-            case index
-            case yawDeg = "yaw_deg"
-            case pitchDeg = "pitch_deg"
-            case gaze
-        }
     }
 
-    public struct ModelIdentity: Codable, Sendable, Equatable {
+    public struct ModelIdentity: Sendable, Equatable {
         public var name: String
         /// The manifest's name for the weights, e.g. "dfgaze-demo-v1".
         public var weights: String
@@ -72,13 +58,11 @@ public struct ScoreReport: Codable, Sendable, Equatable {
         }
     }
 
-    public struct Timings: Codable, Sendable, Equatable {
+    public struct Timings: Sendable, Equatable {
         public var decodeSeconds: Double
         public var preprocessSeconds: Double
         public var forwardSeconds: Double
         public var totalSeconds: Double
-        /// Time waiting for an inference worker (set by the service).
-        public var queueSeconds: Double?
         /// Forward time per network: gam, tam, psta (and aam when the full graph runs).
         public var networkSeconds: [String: Double]?
 
@@ -89,15 +73,6 @@ public struct ScoreReport: Codable, Sendable, Equatable {
             self.forwardSeconds = forwardSeconds
             self.totalSeconds = totalSeconds
             self.networkSeconds = networkSeconds
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case decodeSeconds = "decode_s"
-            case preprocessSeconds = "preprocess_s"
-            case forwardSeconds = "forward_s"
-            case totalSeconds = "total_s"
-            case queueSeconds = "queue_s"
-            case networkSeconds = "networks_s"
         }
     }
 
@@ -110,10 +85,5 @@ public struct ScoreReport: Codable, Sendable, Equatable {
         self.frames = frames
         self.model = model
         self.timings = timings
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case fakeProbability = "fake_probability"
-        case label, threshold, clips, frames, model, timings
     }
 }

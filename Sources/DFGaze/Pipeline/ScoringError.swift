@@ -3,7 +3,7 @@ import Imaging
 /// Why a request's frames could not be scored. `code` is stable and part of the API;
 /// the HTTP layer maps it to a 4xx status.
 public struct ScoringError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable, Codable {
+    public enum Code: String, Sendable, CaseIterable {
         /// Fewer than 4 frames (one clip needs 4).
         case tooFewFrames = "too_few_frames"
         /// More frames than the configured limit.

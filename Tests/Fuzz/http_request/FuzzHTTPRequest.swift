@@ -34,12 +34,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 /// Feeds `stream` in slices of the given lengths; the events rendered as text with adjacent body
 /// pieces merged, or the error.
 private func run(_ stream: [UInt8], limits: HTTPRequestParser.Limits,
-                 sliceLengths: () -> Int) -> Result<[String], HTTPParseError> {
+                 sliceLengths: () -> Int) -> Result<[String], HTTPError> {
     var parser = HTTPRequestParser(limits: limits)
     var events: [String] = []
     var body: [UInt8] = []
     var start = stream.startIndex
-    do throws(HTTPParseError) {
+    do throws(HTTPError) {
         while start < stream.endIndex {
             let end = min(stream.endIndex, start + sliceLengths())
             for event in try parser.feed(stream[start..<end]) {
@@ -60,7 +60,7 @@ private func run(_ stream: [UInt8], limits: HTTPRequestParser.Limits,
     } catch {
         // A failed parser must keep failing with the same error.
         let failure = error
-        do throws(HTTPParseError) {
+        do throws(HTTPError) {
             _ = try parser.feed([0x0D, 0x0A])
         } catch {
             guard error == failure else { fatalError("error changed from \(failure) to \(error)") }
