@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        ], exclude: ["ReviewPage"]),
         .executableTarget(name: "dfgaze", dependencies: [
             "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
