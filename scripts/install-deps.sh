@@ -13,7 +13,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Build: the system libraries of Package.swift (CBLAS, CTurboJPEG, COpenSSL).
 # Tests and tools: curl and openssl (CLI) used by tests, haproxy (config check and reliability
 # tests), python3 + venv for .venv-tools/, git for SwiftPM dependency resolution, make.
-PACKAGES=(libopenblas-dev libturbojpeg0-dev libssl-dev curl openssl haproxy git make python3 python3-venv)
+# ffmpeg, chromium + chromium-driver: the review page's browser tests (Tests/Browser/run.sh).
+PACKAGES=(libopenblas-dev libturbojpeg0-dev libssl-dev curl openssl haproxy git make python3 python3-venv ffmpeg chromium chromium-driver)
 TOOLS_REQUIREMENTS="$ROOT/Deploy/requirements-tools.txt"
 TOOLS_VENV="$ROOT/.venv-tools"
 
