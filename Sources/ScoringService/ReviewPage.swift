@@ -4,7 +4,7 @@
 // Content-Security-Policy: `contentSecurityPolicy` (it allows the page's inline script and style
 // by hash only, and blob: images and media for drawing the reviewer's own file).
 enum ReviewPage {
-    static let contentSecurityPolicy = "default-src 'self'; script-src 'sha256-6JGGG6orgBaKqp4Hoc5/UfIUur9AlS3S6NPugnUr8uM='; style-src 'sha256-EO69EamjgSHqsAFwhlIJ4tnYRrbDkCAHQdtb+ZbooSQ='; img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    static let contentSecurityPolicy = "default-src 'self'; script-src 'sha256-oeWWsGyKdsDn2fWfnqTooaBQKWQxWwTXiSMzUhCvqA4='; style-src 'sha256-EO69EamjgSHqsAFwhlIJ4tnYRrbDkCAHQdtb+ZbooSQ='; img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
     static let html = #"""
 <!doctype html>
@@ -364,7 +364,8 @@ td, th { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; }
     if (input.kind === "video") info.push("Video " + (input.width || "?") + "x" + (input.height || "?") + ", " +
       fmt(input.fps, 2) + " fps, " + fmt(input.duration_s, 2) + " s, " + (input.frames_decoded || "?") + " frames decoded.");
     else if (input.kind === "frames") info.push((input.frames_decoded || files.length) + " frames.");
-    info.push((result.clips || []).length + " clips scored.");
+    var nc = (result.clips || []).length;
+    info.push(nc + (nc === 1 ? " clip" : " clips") + " scored.");
     if (result.model && result.model.weights) info.push("Weights: " + result.model.weights + ".");
     $("result-info").textContent = info.join(" ");
     var sk = result.skipped_clips || [];
@@ -400,12 +401,17 @@ td, th { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; }
     [0, 0.5, 1].forEach(function (p) {
       axes.appendChild(svgEl("text", { x: L - 6, y: y(p) + 4, "text-anchor": "end" }, p.toFixed(1)));
     });
-    var ticks = 5;
-    for (var i = 0; i <= ticks; i++) {
-      var t = xmax * i / ticks;
-      if (unit === "frame") t = Math.round(t);
-      axes.appendChild(svgEl("text", { x: x(t), y: H - B + 16, "text-anchor": "middle" },
-        unit === "s" ? t.toFixed(1) : String(t + 1)));
+    if (unit === "s") {
+      for (var i = 0; i <= 5; i++) {
+        var t = xmax * i / 5;
+        axes.appendChild(svgEl("text", { x: x(t), y: H - B + 16, "text-anchor": "middle" }, t.toFixed(1)));
+      }
+    } else {
+      // Frame k covers [k, k + 1): its number sits in the middle.
+      var step = Math.max(1, Math.ceil(xmax / 12));
+      for (var k = 0; k < xmax; k += step) {
+        axes.appendChild(svgEl("text", { x: x(k + 0.5), y: H - B + 16, "text-anchor": "middle" }, String(k + 1)));
+      }
     }
     axes.appendChild(svgEl("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }, unit === "s" ? "time (s)" : "frame"));
     axes.appendChild(svgEl("text", { x: 12, y: y(0.5), transform: "rotate(-90 12 " + y(0.5) + ")", "text-anchor": "middle" }, "fake probability"));
@@ -576,20 +582,22 @@ td, th { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; }
       ctx.fillStyle = "#ffd60a"; ctx.strokeStyle = "#000"; ctx.lineWidth = 2;
       ctx.beginPath(); ctx.arc(x0, y0, 4, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
       var x1 = x0 - len * Math.sin(yaw) * Math.cos(pitch), y1 = y0 - len * Math.sin(pitch);
-      arrow(ctx, x0, y0, x1, y1, "#000", 6);
-      arrow(ctx, x0, y0, x1, y1, "#ffd60a", 3);
+      var head = Math.min(12, 0.6 * Math.hypot(x1 - x0, y1 - y0));
+      arrow(ctx, x0, y0, x1, y1, "#000", 6, head);
+      arrow(ctx, x0, y0, x1, y1, "#ffd60a", 3, head);
     }
     canvas.setAttribute("data-state", "drawn");
   }
-  function arrow(ctx, x0, y0, x1, y1, color, width) {
-    var a = Math.atan2(y1 - y0, x1 - x0), h = Math.min(6 + 2 * width, 0.6 * Math.hypot(x1 - x0, y1 - y0));
-    ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = width; ctx.lineCap = "round";
+  function arrow(ctx, x0, y0, x1, y1, color, width, h) {
+    var a = Math.atan2(y1 - y0, x1 - x0);
+    ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = width; ctx.lineCap = "round"; ctx.lineJoin = "round";
     ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
     ctx.beginPath(); ctx.moveTo(x1, y1);
     ctx.lineTo(x1 - h * Math.cos(a - 0.45), y1 - h * Math.sin(a - 0.45));
     ctx.lineTo(x1 - h * Math.cos(a + 0.45), y1 - h * Math.sin(a + 0.45));
-    ctx.closePath(); ctx.fill();
+    ctx.closePath(); ctx.fill(); ctx.stroke();
   }
+  document.documentElement.setAttribute("data-ready", "true"); // the script ran (tests wait for this)
 })();
 </script>
 </body>

@@ -23,7 +23,6 @@ import uuid
 repo = pathlib.Path(__file__).resolve().parents[2]
 fixtures = repo / "Tests/Fixtures/dfgaze-video-v1"
 expected = json.loads((fixtures / "expected.json").read_text())["cases"]
-csp = re.search(r'contentSecurityPolicy = "([^"]*)"', (repo / "Sources/ScoringService/ReviewPage.swift").read_text()).group(1)
 frame_sha = {hashlib.sha256((fixtures / "frames" / n).read_bytes()).hexdigest(): n for n in os.listdir(fixtures / "frames")}
 jobs = {}
 
@@ -94,7 +93,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = (repo / "Sources/ScoringService/ReviewPage/review.html").read_bytes()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Security-Policy", csp)
+            swift = (repo / "Sources/ScoringService/ReviewPage.swift").read_text()
+            self.send_header("Content-Security-Policy", re.search(r'contentSecurityPolicy = "([^"]*)"', swift).group(1))
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -85,9 +85,13 @@ class Session:
 
     def open(self, url):
         self.driver.get(url + "/")
-        WebDriverWait(self.driver, 30).until(lambda d: d.find_element(*by("submit")).is_enabled())
-        # The page's script ran under the server's CSP (a blocked script would leave the hooks inert).
-        check(self.driver.execute_script("return document.getElementById('chosen') !== null"), "page not loaded")
+        # The page's script ran under the server's Content-Security-Policy (a script whose hash the policy
+        # lacks is blocked and leaves every hook inert).
+        try:
+            WebDriverWait(self.driver, 15).until(
+                lambda d: d.execute_script("return document.documentElement.getAttribute('data-ready')") == "true")
+        except Exception:
+            raise Failure("the page's script did not run (blocked by its CSP?): %s" % self.console_errors())
 
     def find(self, testid):
         return self.driver.find_element(*by(testid))
