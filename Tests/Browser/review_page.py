@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,9 @@ FIXTURES = REPO / "Tests/Fixtures/dfgaze-video-v1"
 VIDEO = FIXTURES / "talking_astronaut.mp4"
 FRAMES4 = [FIXTURES / "frames" / n for n in json.loads((FIXTURES / "expected.json").read_text())
            ["cases"]["frames4"]["request"]["frame_files"]]
+PAGE = (REPO / "Sources/ScoringService/ReviewPage/review.html").read_text()
+CSP = re.search(r'static let contentSecurityPolicy = "([^"]*)"',
+                (REPO / "Sources/ScoringService/ReviewPage.swift").read_text()).group(1)
 SCORE_TIMEOUT = float(os.environ.get("BROWSER_SCORE_TIMEOUT", "600"))
 
 # JavaScript: the standard deviation of a canvas's top-left quarter (the image, away from the gaze arrow
@@ -84,6 +88,17 @@ class Session:
         self.driver.set_page_load_timeout(60)
 
     def open(self, url):
+        # GET / serves the repo's page with the policy of ReviewPage.swift (what the binary embeds).
+        try:
+            resp = urllib.request.urlopen(url + "/", timeout=30)
+        except urllib.error.HTTPError as e:
+            raise Failure("GET / answered %s: the review page route is not served" % e.code)
+        with resp:
+            check(resp.headers.get_content_type() == "text/html", "GET / is %s" % resp.headers.get("Content-Type"))
+            check(resp.read() == PAGE.encode(), "GET / is not Sources/ScoringService/ReviewPage/review.html")
+            check(resp.headers.get("Content-Security-Policy") == CSP,
+                  "GET / sends Content-Security-Policy %r, not ReviewPage.contentSecurityPolicy"
+                  % resp.headers.get("Content-Security-Policy"))
         self.driver.get(url + "/")
         # The page's script ran under the server's Content-Security-Policy (a script whose hash the policy
         # lacks is blocked and leaves every hook inert).
@@ -208,11 +223,13 @@ def test_video(s):
         check(clips[0].get_attribute("aria-pressed") == "true", "a click did not select the first clip")
         s.wait_crops(api["clips"][0]["frames"])
     readme = os.environ.get("DFGAZE_SCREENSHOT")
-    if readme:
-        s.driver.set_window_size(1000, 1250)
-        s.driver.save_screenshot(readme)
+    if readme:  # the README's picture: the result part of the page (verdict, timeline, crops), at 900 px wide
+        s.driver.set_window_size(900, 2400)
+        s.wait_crops(api["clips"][0]["frames"])
+        s.driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+        s.driver.find_element(By.ID, "result").screenshot(readme)
         s.driver.set_window_size(1100, 1500)
-        print("  README screenshot written to %s" % readme)
+        print("  README screenshot written to %s (%d bytes)" % (readme, os.path.getsize(readme)))
     s.axe("video-result")
 
 
