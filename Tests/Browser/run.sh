@@ -14,7 +14,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${DFGAZE_BIN:-$repo/.build/release/dfgaze}
 out=${BROWSER_OUT:-$repo/.build/browser}
 python=$repo/.venv-tools/bin/python
-# shellcheck source=../Load/serve.sh
+# shellcheck source=Tests/Load/serve.sh
 source "$repo/Tests/Load/serve.sh"
 
 fail() { echo "browser: $*" >&2; echo "browser: 0 passed, 1 failed"; exit 1; }
@@ -22,8 +22,9 @@ fail() { echo "browser: $*" >&2; echo "browser: 0 passed, 1 failed"; exit 1; }
 for tool in /usr/bin/chromium /usr/bin/chromedriver ffmpeg; do
     command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/install-deps.sh"
 done
-[[ -x $python ]] && "$python" -c 'import selenium, axe_selenium_python' 2>/dev/null \
-    || fail ".venv-tools lacks selenium or axe-selenium-python: run scripts/install-deps.sh --tools"
+if ! [[ -x $python ]] || ! "$python" -c 'import selenium, axe_selenium_python' 2>/dev/null; then
+    fail ".venv-tools lacks selenium or axe-selenium-python: run scripts/install-deps.sh --tools"
+fi
 if [[ -n ${DFGAZE_SCREENSHOT:-} ]]; then
     mkdir -p "$(dirname "$DFGAZE_SCREENSHOT")"
     DFGAZE_SCREENSHOT=$(cd "$(dirname "$DFGAZE_SCREENSHOT")" && pwd)/$(basename "$DFGAZE_SCREENSHOT")
@@ -34,6 +35,7 @@ rm -rf "$out"
 mkdir -p "$out"
 tmp=$(mktemp -d -t dfgaze-browser.XXXXXX)
 servers=()
+# shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
     for pid in "${servers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
