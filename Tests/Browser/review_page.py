@@ -204,6 +204,32 @@ class Session:
             check(s["std"] > 4.0, "crop of frame %s looks blank (luma std %.2f)" % (c.get_attribute("data-frame"), s["std"]))
 
 
+def reference_crop(path, crop, frame=None, size=160):
+    """The crop cut by ffmpeg (not by the page): frame `frame` of a video, or an image, at crop [x, y, size]."""
+    x, y, n = crop
+    select = "select=eq(n\\,%d)," % frame if frame is not None else ""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-vf",
+                          "%scrop=%d:%d:%d:%d,scale=%d:%d" % (select, n, n, x, y, size, size),
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    check(len(raw) == size * size * 3, "ffmpeg gave %d bytes for the reference crop" % len(raw))
+    return raw
+
+
+def check_crop_content(s, path, api, frame_index, video):
+    """The page's canvas for that frame shows the same picture as ffmpeg's cut of the face.crop rectangle: the
+    median per-pixel difference is small (the gaze arrow covers a few pixels; scaling filters differ slightly)."""
+    frame = next(f for f in api["frames"] if f["index"] == frame_index)
+    canvas = s.driver.find_element(By.CSS_SELECTOR, "[data-testid=crop][data-frame='%d']" % frame_index)
+    pixels = s.driver.execute_script(
+        "const c = arguments[0]; return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);", canvas)
+    ref = reference_crop(path, frame["face"]["crop"], frame_index if video else None)
+    diffs = sorted(sum(abs(pixels[4 * i + k] - ref[3 * i + k]) for k in range(3)) / 3 for i in range(160 * 160))
+    median = diffs[len(diffs) // 2]
+    check(median < 10, "the crop of frame %d differs from ffmpeg's cut of face.crop %s (median difference %.1f levels)"
+          % (frame_index, frame["face"]["crop"], median))
+
+
 def test_video(s):
     """The fixture video as a job: verdict = the API's, one clip per scored clip, four crops from the video,
     keyboard selection of another clip, axe on the result."""
@@ -214,11 +240,13 @@ def test_video(s):
     clips = s.check_result(api, "video")
     check(clips[0].get_attribute("aria-pressed") == "true", "the first clip is not selected at first")
     s.wait_crops(api["clips"][0]["frames"])
+    check_crop_content(s, VIDEO, api, api["clips"][0]["frames"][1], video=True)
     if len(clips) > 1:
         clips[0].send_keys(Keys.ARROW_RIGHT)
         check(clips[1].get_attribute("aria-pressed") == "true", "ArrowRight did not select the second clip")
         check(s.driver.switch_to.active_element == clips[1], "focus did not follow the selection")
         s.wait_crops(api["clips"][1]["frames"])
+        check_crop_content(s, VIDEO, api, api["clips"][1]["frames"][3], video=True)
         clips[0].click()
         check(clips[0].get_attribute("aria-pressed") == "true", "a click did not select the first clip")
         s.wait_crops(api["clips"][0]["frames"])
@@ -241,6 +269,8 @@ def test_frames(s):
     api = s.api_result(s.args.url, FRAMES4, "?faces=detect", {})
     s.check_result(api, "frames")
     s.wait_crops(api["clips"][0]["frames"])
+    for i in api["clips"][0]["frames"]:
+        check_crop_content(s, FRAMES4[i], api, i, video=False)
     s.axe("frames-result")
 
 
