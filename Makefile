@@ -58,6 +58,8 @@ test: tools
 	@DFGAZE_BIN=.build/release/dfgaze Tests/Load/run-fast.sh
 	@echo "== API contract: openapi-spec-validator + schemathesis (Tests/API/schemathesis.sh)"
 	@DFGAZE_BIN=.build/release/dfgaze Tests/API/schemathesis.sh
+	@echo "== review page in a real browser: chromium + selenium + axe-core (Tests/Browser/run.sh)"
+	@DFGAZE_BIN=.build/release/dfgaze Tests/Browser/run.sh
 	@echo "== PostgreSQL for the Jobs tests: a throwaway cluster on loopback (Tests/Jobs/postgres.sh)"
 	@Tests/Jobs/postgres.sh start > .build/jobs-postgres.env
 	@echo "== swift test -c release -Xswiftc -enable-testing"

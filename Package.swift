@@ -64,7 +64,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        ], exclude: ["ReviewPage"]),
         // Durable jobs (SQLite or PostgreSQL): leases, idempotency, webhooks. Knows nothing of HTTP
         // routes or the model: it stores opaque request bytes and opaque result JSON.
         .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL"]),

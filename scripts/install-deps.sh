@@ -18,6 +18,8 @@ PACKAGES=(libopenblas-dev libturbojpeg0-dev libssl-dev libdlib-dev ffmpeg curl o
 # Jobs: the SQLite and PostgreSQL client libraries (CSQLite, CPostgres), and the PostgreSQL server
 # whose binaries Tests/Jobs/postgres.sh runs as a throwaway cluster for the tests.
 PACKAGES+=(libsqlite3-dev libpq-dev postgresql)
+# chromium + chromium-driver: the review page's browser tests (Tests/Browser/run.sh).
+PACKAGES+=(chromium chromium-driver)
 TOOLS_REQUIREMENTS="$ROOT/Deploy/requirements-tools.txt"
 TOOLS_VENV="$ROOT/.venv-tools"
 
