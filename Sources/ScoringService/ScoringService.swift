@@ -53,6 +53,14 @@ public final class ScoringService: @unchecked Sendable {
         }
         router.add(.GET, "/v1/model") { request in handlers.service?.model(request) ?? starting.response(requestID: request.requestID) }
         router.add(.GET, "/metrics") { request in handlers.service?.metricsPage(request) ?? starting.response(requestID: request.requestID) }
+        // The review page: no key needed to load it (the page asks for one when the API does).
+        router.add(.GET, "/") { _ in
+            HTTPResponse(status: 200, headers: ["Content-Type": "text/html; charset=utf-8",
+                                                "Content-Security-Policy": ReviewPage.contentSecurityPolicy,
+                                                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                                                "Cache-Control": "no-cache"],
+                         body: Array(ReviewPage.html.utf8))
+        }
         router.add(.GET, "/openapi.yaml") { _ in
             HTTPResponse(status: 200, headers: ["Content-Type": "application/yaml"], body: Array(OpenAPIDocument.yaml.utf8))
         }
