@@ -14,14 +14,20 @@ struct ScoreRequest {
 
     /// Refuses (before any decoding) with a 4xx `APIError`.
     static func parse(_ request: HTTPRequest, maxFrames: Int) throws(APIError) -> ScoreRequest {
-        let contentType = request.headers["Content-Type"] ?? ""
+        try parse(body: request.body, contentType: request.headers["Content-Type"] ?? "", query: request.queryItems,
+                  maxFrames: maxFrames)
+    }
+
+    /// The same from a stored request (a job replays its upload through here).
+    static func parse(body: [UInt8], contentType: String, query: [(name: String, value: String)],
+                      maxFrames: Int) throws(APIError) -> ScoreRequest {
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         let parsed: ScoreRequest
         switch mediaType {
         case "multipart/form-data":
-            parsed = try multipart(request.body, contentType: contentType, maxFrames: maxFrames)
+            parsed = try multipart(body, contentType: contentType, maxFrames: maxFrames)
         case "application/json":
-            parsed = try json(request.body, maxFrames: maxFrames)
+            parsed = try json(body, maxFrames: maxFrames)
         default:
             throw APIError(.unsupportedMediaType, "send the frames as multipart/form-data or application/json, not '\(mediaType.prefix(100))'")
         }

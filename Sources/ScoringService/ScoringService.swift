@@ -158,23 +158,33 @@ public final class ScoringService: @unchecked Sendable {
                 metrics.rejected(reason: "client_gone")
                 return
             }
-            do {
-                let report = try scorer.score(jpegs: parsed.frames, options: options)
-                metrics.stage("queue", seconds: queued)
-                metrics.stage("decode", seconds: report.timings.decodeSeconds)
-                metrics.stage("preprocess", seconds: report.timings.preprocessSeconds)
-                metrics.stage("forward", seconds: report.timings.forwardSeconds)
-                metrics.scored(frames: parsed.frames.count)
-                let body = try ScoreJSON(report, requestID: request.requestID, id: parsed.id, queueSeconds: queued).json()
+            do throws(APIError) {
+                let body = try self.run(parsed, scorer: scorer, requestID: request.requestID, queueSeconds: queued)
                 respond(.json(Array(body)))
-            } catch let error as ScoringError {
-                refuse(APIError(error))
             } catch {
-                respond(APIError(.internalError, "scoring failed").response(requestID: request.requestID))
+                refuse(error)
             }
         }
         if !accepted {
             refuse(APIError(.overloaded, "the inference queue is full; retry after \(configuration.retryAfterSeconds) s"))
+        }
+    }
+
+    /// Scores a parsed request: the /score JSON, or the error to report. What `POST /score` runs
+    /// on an inference worker, and what a job runs.
+    func run(_ parsed: ScoreRequest, scorer: VideoScorer, requestID: String?, queueSeconds: Double?) throws(APIError) -> Data {
+        do {
+            let report = try scorer.score(jpegs: parsed.frames, options: configuration.scoring)
+            if let queueSeconds { metrics.stage("queue", seconds: queueSeconds) }
+            metrics.stage("decode", seconds: report.timings.decodeSeconds)
+            metrics.stage("preprocess", seconds: report.timings.preprocessSeconds)
+            metrics.stage("forward", seconds: report.timings.forwardSeconds)
+            metrics.scored(frames: parsed.frames.count)
+            return try ScoreJSON(report, requestID: requestID, id: parsed.id, queueSeconds: queueSeconds).json()
+        } catch let error as ScoringError {
+            throw APIError(error)
+        } catch {
+            throw APIError(.internalError, "scoring failed")
         }
     }
 
