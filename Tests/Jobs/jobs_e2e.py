@@ -189,6 +189,8 @@ def postgres(e: Expectations):
         e.check(sorted(ids) == sorted(submitted), f"each job stored once: {len(ids)} listed, {len(submitted)} submitted")
         # Any instance answers any job (no stickiness): the survivor shows the victim's jobs.
         e.check(all(call(two.port, "GET", f"/jobs/{i}")[0] == 200 for i in submitted), "the survivor answers every job id")
+        password = os.environ["DFGAZE_JOBS_DATABASE_PASSWORD"]
+        e.check(password not in one.log_path.read_text() + two.log_path.read_text(), "the database password is in no log")
     finally:
         one.stop(grace=5)
         two.stop(grace=10)
