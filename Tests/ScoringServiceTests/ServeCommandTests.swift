@@ -17,7 +17,9 @@ final class ServeCommandTests: XCTestCase {
         }
         let process = Process()
         process.executableURL = dfgaze
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--drain-seconds", "20"]
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("dfgaze-serve-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--drain-seconds", "20", "--data-dir", data]
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
