@@ -173,6 +173,8 @@ paths:
           $ref: '#/components/responses/Error'
         '413':
           $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
         '415':
           $ref: '#/components/responses/Error'
         '422':
@@ -218,6 +220,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '404':
           $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
         '503':
           $ref: '#/components/responses/Overloaded'
   /jobs/{id}:
@@ -242,6 +246,8 @@ paths:
           $ref: '#/components/responses/Unauthorized'
         '404':
           $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
         '503':
           $ref: '#/components/responses/Overloaded'
     delete:
@@ -257,6 +263,8 @@ paths:
         '401':
           $ref: '#/components/responses/Unauthorized'
         '404':
+          $ref: '#/components/responses/Error'
+        '414':
           $ref: '#/components/responses/Error'
         '503':
           $ref: '#/components/responses/Overloaded'
