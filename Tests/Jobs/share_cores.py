@@ -2,11 +2,14 @@
 """How a running job slows POST /score (docs/jobs.md, "How job workers share the cores"): four
 /score calls alone, then four while jobs keep one inference worker busy; prints the seconds.
 Not part of `make test` (a figure, about a minute). Run from the repo root after a release build."""
+import json
 import sys
+import time
 from pathlib import Path
 here = Path(__file__).resolve().parent
 sys.path.insert(0, str(here.parent / "Load")); sys.path.insert(0, str(here))
-sys.path.insert(0, "Tests/Load"); sys.path.insert(0, "Tests/Jobs")
+from jobs_e2e import jpegs, NAMES8, call, submit
+from loadlib import Server, multipart
 body, ct = multipart(jpegs(NAMES8))
 with Server("--job-workers", "1") as s:
     p = s.port
