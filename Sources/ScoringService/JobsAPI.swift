@@ -148,7 +148,9 @@ extension ScoringService {
         done.wait()
         switch box.outcome {
         case .success(let data):
-            let clips = max(1, parsed.frames.count / DFGazeModel.framesPerClip)
+            // The clips the result reports (the integrator passes `run`'s own progress through later).
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let clips = (object?["clips"] as? [Any])?.count ?? 0
             progress(clips, clips)
             return data
         case .failure(let error): throw JobFailure(error, jobID: job.id)
@@ -198,8 +200,7 @@ extension ScoringService {
             let parsed = try ScoreRequest.parse(body: request.body, contentType: contentType, query: query,
                                                 maxFrames: configuration.scoring.maxFrames)
             do { try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: configuration.scoring.maxFrames) }
-            catch let error as ScoringError { throw APIError(error) }
-            catch { throw APIError(.internalError, "cannot read the request") }
+            catch { throw APIError(error) }
             callback = try JobsAPI.callbackURL(body: request.body, contentType: contentType, query: query)
             if let callback, case .failure(let why) = WebhookURL.validate(callback, allowedHosts: jobs.allowedHosts) {
                 throw APIError(.badCallbackURL, why.description)
