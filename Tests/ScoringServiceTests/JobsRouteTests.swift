@@ -160,6 +160,26 @@ final class JobsRouteTests: XCTestCase {
         XCTAssertEqual(try curl(["\(url)/jobs?limit=0"]).status, 400)
     }
 
+    /// DELETE of a running job: 200 `canceled` at once, and the scoring that was under way stores nothing.
+    func testCancelingARunningJobKeepsItCanceled() throws {
+        let scorer = SlowScorer(delay: 1.5)
+        let url = try startJobs(scorer: scorer)
+        let submitted = try curl(video8 + ["\(url)/jobs"])
+        let location = url + submitted.headers["location"]!
+        _ = try poll(location) { $0["status"] as? String == "running" }
+        let canceled = try curl(["-X", "DELETE", location])
+        XCTAssertEqual(canceled.status, 200)
+        XCTAssertEqual(canceled.json?["status"] as? String, "canceled")
+        XCTAssertNotNil(canceled.json?["finished_at"] as? String)
+        // Wait until the scorer has returned, then a little: the job must not turn succeeded.
+        for _ in 0..<100 where scorer.callCount == 0 { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 2)
+        let after = try XCTUnwrap(curl([location]).json)
+        XCTAssertEqual(after["status"] as? String, "canceled")
+        XCTAssertNil(after["result"])
+        XCTAssertEqual(try curl(["-X", "DELETE", location]).json?["status"] as? String, "canceled", "canceling again changes nothing")
+    }
+
     func testJobsNeedTheAPIKeyLikeScore() throws {
         let url = try startJobs(scorer: SlowScorer(delay: 0), workers: 0, keys: "secret-key-1\n")
         XCTAssertEqual(try curl(video8 + ["\(url)/jobs"]).status, 401)
