@@ -76,7 +76,7 @@ final class JobsAPI: @unchecked Sendable {
             return parts.last { !$0.isFile && $0.name == "callback_url" }.map { String(decoding: $0.body, as: UTF8.self) }
         case "application/json":
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                  let value = object["callback_url"] else { return nil }
+                  let value = object["callback_url"], !(value is NSNull) else { return nil }
             guard let text = value as? String else { throw APIError(.badCallbackURL, "callback_url must be a string") }
             return text
         default:
