@@ -259,6 +259,13 @@ def webhook(e: Expectations):
         e.check(len(redirector.requests()) == 1, "the redirector saw one request")
         e.check(elsewhere.requests() == [], "nothing reached a host or URL outside --webhook-allow / the callback_url")
         e.check(secret not in server.log_path.read_text(), "the secret is not in the log")
+        c = http.client.HTTPConnection(HOST, server.port, timeout=10)
+        c.request("GET", "/metrics")
+        page = c.getresponse().read().decode()
+        c.close()
+        count = lambda outcome: sum(float(line.rsplit(" ", 1)[1]) for line in page.splitlines()
+                                    if line.startswith(f'dfgaze_job_webhook_attempts_total{{outcome="{outcome}"}}'))
+        e.check(count("2xx") == 1 and count("error_status") == 3, f"/metrics: webhook attempts 2xx 1, error_status 3 ({count('2xx')}, {count('error_status')})")
     finally:
         server.stop(grace=10)
         for r in (flaky, elsewhere, redirector):
