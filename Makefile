@@ -62,6 +62,9 @@ test: tools
 	@DFGAZE_BIN=.build/release/dfgaze Tests/Browser/run.sh
 	@echo "== PostgreSQL for the Jobs tests: a throwaway cluster on loopback (Tests/Jobs/postgres.sh)"
 	@Tests/Jobs/postgres.sh start > .build/jobs-postgres.env
+	@echo "== jobs end to end: SQLite kill -9 and restart, two services on PostgreSQL, webhooks, hostile (Tests/Jobs/jobs_e2e.py)"
+	@source .build/jobs-postgres.env; DFGAZE_BIN=.build/release/dfgaze python3 Tests/Jobs/jobs_e2e.py \
+		|| { Tests/Jobs/postgres.sh stop "$$DFGAZE_TEST_POSTGRES_DIR"; rm -f .build/jobs-postgres.env; exit 1; }
 	@echo "== swift test -c release -Xswiftc -enable-testing"
 	@source .build/jobs-postgres.env; rm -f .build/jobs-postgres.env; status=0; \
 		SWIFT=$(SWIFT) scripts/swift-test.sh || status=$$?; Tests/Jobs/postgres.sh stop; exit $$status

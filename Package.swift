@@ -61,6 +61,7 @@ let package = Package(
         .target(name: "ScoringService", dependencies: [
             "HTTPServer", "DFGaze", "Weights",
             "Imaging",
+            "Jobs",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -85,6 +86,6 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
-        .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights"]),
+        .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights", "Jobs"]),
     ]
 )

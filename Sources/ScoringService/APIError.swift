@@ -32,24 +32,31 @@ public enum APIErrorCode: String, CaseIterable, Sendable {
     case notReady = "not_ready"
     case serviceUnavailable = "service_unavailable"
     case internalError = "internal_error"
+    // Jobs (issue 19).
+    case jobNotFound = "job_not_found"
+    case idempotencyConflict = "idempotency_conflict"
+    case jobsQueueFull = "jobs_queue_full"
+    case badCallbackURL = "bad_callback_url"
+    case badIdempotencyKey = "bad_idempotency_key"
 
     public var status: Int {
         switch self {
         case .tooFewFrames, .tooManyFrames, .notAJPEG, .imageTooLarge: 422
-        case .badRequest, .badJSON, .badMultipart: 400
+        case .badRequest, .badJSON, .badMultipart, .badCallbackURL, .badIdempotencyKey: 400
         case .unauthorized: 401
-        case .notFound: 404
+        case .notFound, .jobNotFound: 404
         case .methodNotAllowed: 405
         case .requestTimeout: 408
         case .lengthRequired: 411
         case .bodyTooLarge: 413
         case .uriTooLong: 414
         case .unsupportedMediaType: 415
+        case .idempotencyConflict: 409
         case .expectationFailed: 417
         case .headersTooLarge: 431
         case .internalError: 500
         case .notImplemented: 501
-        case .overloaded, .draining, .notReady, .serviceUnavailable: 503
+        case .overloaded, .draining, .notReady, .serviceUnavailable, .jobsQueueFull: 503
         case .httpVersionNotSupported: 505
         }
     }

@@ -87,6 +87,187 @@ paths:
           $ref: '#/components/responses/Error'
         '503':
           $ref: '#/components/responses/Overloaded'
+  /jobs:
+    post:
+      summary: Submit the same body as POST /score as a durable job; poll GET /jobs/{id} or get a webhook.
+      description: |
+        The body, query and fields are those of POST /score, checked the same way before the job is
+        stored (a bad upload is a 4xx now, not a failed job later). Optional `callback_url` (a query
+        parameter, or a multipart or JSON field): an http:// URL whose host is literally one of
+        --webhook-allow; when the job ends the service POSTs the job JSON there, signed with
+        `X-DFGaze-Signature: sha256=<hex HMAC-SHA256 of the body>`, retrying with backoff.
+      operationId: submitJob
+      parameters:
+        - $ref: '#/components/parameters/RequestID'
+        - name: Idempotency-Key
+          in: header
+          required: false
+          description: The same key with the same body (the same bytes) returns the same job; another body is 409.
+          schema:
+            type: string
+            minLength: 1
+            maxLength: 255
+        - name: callback_url
+          in: query
+          required: false
+          schema:
+            type: string
+            maxLength: 2048
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              description: As for POST /score; plus an optional text field `callback_url`.
+              properties:
+                id:
+                  type: string
+                callback_url:
+                  type: string
+                frame:
+                  type: array
+                  items:
+                    type: string
+                    contentMediaType: image/jpeg
+          application/json:
+            schema:
+              type: object
+              required: [frames]
+              properties:
+                id:
+                  type: string
+                  maxLength: 256
+                callback_url:
+                  type: string
+                  maxLength: 2048
+                frames:
+                  type: array
+                  minItems: 4
+                  items:
+                    type: string
+                    contentEncoding: base64
+      responses:
+        '202':
+          description: Stored and queued (or, with a repeated Idempotency-Key and body, the job made the first time).
+          headers:
+            Location:
+              description: /jobs/{id}
+              schema:
+                type: string
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Job'
+        '400':
+          $ref: '#/components/responses/Error'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '404':
+          $ref: '#/components/responses/Error'
+        '408':
+          $ref: '#/components/responses/Error'
+        '409':
+          $ref: '#/components/responses/Error'
+        '411':
+          $ref: '#/components/responses/Error'
+        '413':
+          $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
+        '415':
+          $ref: '#/components/responses/Error'
+        '422':
+          $ref: '#/components/responses/Error'
+        '431':
+          $ref: '#/components/responses/Error'
+        '503':
+          $ref: '#/components/responses/Overloaded'
+    get:
+      summary: Recent jobs, newest first.
+      operationId: listJobs
+      parameters:
+        - name: status
+          in: query
+          required: false
+          schema:
+            type: string
+            enum: [queued, running, succeeded, failed, canceled]
+        - name: limit
+          in: query
+          required: false
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 1000
+            default: 100
+      responses:
+        '200':
+          description: The jobs (without their uploads).
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [jobs]
+                properties:
+                  jobs:
+                    type: array
+                    items:
+                      $ref: '#/components/schemas/Job'
+        '400':
+          $ref: '#/components/responses/Error'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '404':
+          $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
+        '503':
+          $ref: '#/components/responses/Overloaded'
+  /jobs/{id}:
+    parameters:
+      - name: id
+        in: path
+        required: true
+        description: The job's id (a lowercase UUID); anything else is 404 job_not_found.
+        schema:
+          type: string
+    get:
+      summary: A job's status, progress, and its result or error once finished.
+      operationId: getJob
+      responses:
+        '200':
+          description: The job.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Job'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '404':
+          $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
+        '503':
+          $ref: '#/components/responses/Overloaded'
+    delete:
+      summary: Cancel a queued or running job (a finished job is answered unchanged).
+      operationId: cancelJob
+      responses:
+        '200':
+          description: The job as it is now.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Job'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '404':
+          $ref: '#/components/responses/Error'
+        '414':
+          $ref: '#/components/responses/Error'
+        '503':
+          $ref: '#/components/responses/Overloaded'
   /healthz:
     get:
       summary: Liveness. 200 while the process serves HTTP.
@@ -233,7 +414,8 @@ components:
                 body_too_large, uri_too_long, unsupported_media_type, expectation_failed,
                 too_few_frames, too_many_frames, not_a_jpeg, image_too_large, headers_too_large,
                 internal_error, not_implemented, overloaded, draining, not_ready, service_unavailable,
-                http_version_not_supported.
+                http_version_not_supported, job_not_found, idempotency_conflict, jobs_queue_full,
+                bad_callback_url, bad_idempotency_key.
             message:
               type: string
             frame:
@@ -373,6 +555,57 @@ components:
           type: object
         limits:
           type: object
+    Job:
+      type: object
+      required: [id, status, created_at, started_at, finished_at, progress]
+      properties:
+        id:
+          type: string
+        status:
+          type: string
+          enum: [queued, running, succeeded, failed, canceled]
+        created_at:
+          type: string
+          format: date-time
+        started_at:
+          type: [string, 'null']
+          format: date-time
+        finished_at:
+          type: [string, 'null']
+          format: date-time
+        progress:
+          type: object
+          required: [clips_done, clips_total]
+          properties:
+            clips_done:
+              type: integer
+            clips_total:
+              type: integer
+        result:
+          $ref: '#/components/schemas/ScoreResponse'
+        error:
+          $ref: '#/components/schemas/Error'
+        webhook:
+          type: object
+          description: Present when the job has a callback_url.
+          required: [state, attempts]
+          properties:
+            state:
+              type: [string, 'null']
+              enum: [pending, delivered, failed, null]
+            attempts:
+              type: array
+              items:
+                type: object
+                required: [at, status]
+                properties:
+                  at:
+                    type: string
+                    format: date-time
+                  status:
+                    type: [integer, 'null']
+                  error:
+                    type: string
 
 """#
 }

@@ -18,11 +18,13 @@ public protocol VideoScorer: AnyObject, Sendable {
 public final class ScoringService: @unchecked Sendable {
     public let configuration: ServiceConfiguration
     public let server: HTTPServer
-    private let metrics = ServiceMetrics()
-    private let queue: InferenceQueue
+    let metrics = ServiceMetrics()
+    let queue: InferenceQueue
     private let logger: Logger
-    private let lock = NSLock()
-    private var scorer: VideoScorer?
+    let lock = NSLock()
+    var scorer: VideoScorer?
+    /// The /jobs store and workers (JobsAPI.swift); nil when jobs are off.
+    var jobs: JobsAPI?
     /// Set when shutdown begins: readiness fails at once, before the listener closes.
     private var leaving = false
 
@@ -52,6 +54,7 @@ public final class ScoringService: @unchecked Sendable {
             router.add(.GET, path) { request in handlers.service?.readiness() ?? starting.response(requestID: request.requestID) }
         }
         router.add(.GET, "/v1/model") { request in handlers.service?.model(request) ?? starting.response(requestID: request.requestID) }
+        if configuration.jobs != nil { JobsAPI.register(&router, service: { handlers.service }, starting: starting) }
         router.add(.GET, "/metrics") { request in handlers.service?.metricsPage(request) ?? starting.response(requestID: request.requestID) }
         // The review page: no key needed to load it (the page asks for one when the API does).
         router.add(.GET, "/") { _ in
@@ -67,10 +70,12 @@ public final class ScoringService: @unchecked Sendable {
         server = try HTTPServer(configuration: serverConfiguration, router: router, logger: logger, renderError: APIError.render) { record in
             metrics.request(route: record.path, method: record.method, status: record.status, seconds: record.duration)
         }
+        let jobsAPI = try Self.makeJobs(configuration, metrics: metrics) { handlers.service }
         // Last: its worker threads start now and must not outlive a failed init.
         queue = InferenceQueue(workers: configuration.workers, depth: configuration.queueDepth) { waiting, running in
             metrics.queue(waiting: waiting, running: running)
         }
+        jobs = jobsAPI
         handlers.service = self
     }
 
@@ -85,7 +90,7 @@ public final class ScoringService: @unchecked Sendable {
 
     private var isLeaving: Bool { lock.withLock { leaving } || server.isDraining }
 
-    public func start() throws { try server.start() }
+    public func start() throws { try server.start(); jobs?.runner.start() }
 
     /// Graceful stop: reports not ready at once but keeps serving for `notReadyFor` seconds, so
     /// load balancers polling /readyz take the instance out of rotation before its listener
@@ -99,6 +104,7 @@ public final class ScoringService: @unchecked Sendable {
     /// Stops accepting, reports not ready, finishes in-flight and queued requests within `grace`.
     public func shutdown(grace: TimeInterval) {
         server.shutdown(grace: grace)
+        jobs?.runner.stop()  // running jobs go back to the queue
         queue.stop()
     }
 
@@ -124,6 +130,7 @@ public final class ScoringService: @unchecked Sendable {
 
     private func metricsPage(_ request: HTTPRequest) -> HTTPResponse {
         if configuration.metricsNeedKey, let refusal = authorize(request) { return refusal }
+        recordJobStats()
         return HTTPResponse(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
                             body: metrics.exposition())
     }
@@ -189,7 +196,7 @@ public final class ScoringService: @unchecked Sendable {
     }
 
     /// nil when the request may proceed; otherwise the 401 to send.
-    private func authorize(_ request: HTTPRequest) -> HTTPResponse? {
+    func authorize(_ request: HTTPRequest) -> HTTPResponse? {
         guard let keys = configuration.apiKeys, !keys.accepts(authorization: request.headers["Authorization"]) else { return nil }
         var response = APIError(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)").response(requestID: request.requestID)
         response.headers.set("WWW-Authenticate", #"Bearer realm="dfgaze""#)

@@ -15,6 +15,8 @@ public struct ServiceConfiguration: Sendable {
     public var apiKeys: APIKeys? = nil
     /// Whether /metrics also needs a key (when keys are set).
     public var metricsNeedKey = false
+    /// The /jobs routes and their store and workers (issue 19); nil: /jobs answers 404.
+    public var jobs: JobsConfiguration? = nil
 
     public init() {}
 }

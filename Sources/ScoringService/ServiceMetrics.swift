@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import CoreMetrics
 import Metrics
 import Prometheus
@@ -14,7 +15,7 @@ final class ServiceMetrics: Sendable {
 
     /// Routes with their own label; anything else counts as "other" so labels stay bounded.
     static let routes: Set<String> = ["/score", "/healthz", "/readyz", "/v2/health/live", "/v2/health/ready",
-                                      "/v1/model", "/metrics", "/openapi.yaml"]
+                                      "/v1/model", "/metrics", "/openapi.yaml", "/", "/jobs"]
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -32,7 +33,7 @@ final class ServiceMetrics: Sendable {
 
     /// Every label derived from a request comes from a closed set, whatever the client sends.
     func request(route: String, method: String, status: Int, seconds: Double) {
-        let route = Self.routes.contains(route) ? route : "other"
+        let route = Self.routes.contains(route) ? route : (Router.parameter(route, prefix: "/jobs/") != nil ? "/jobs/{id}" : "other")
         let method = Self.methods.contains(method) ? method : "other"
         CoreMetrics.Counter(label: "dfgaze_http_requests_total",
                 dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory).increment()
@@ -55,6 +56,29 @@ final class ServiceMetrics: Sendable {
     func queue(waiting: Int, running: Int) {
         queueWaiting.record(waiting)
         inFlight.record(running)
+    }
+
+    // MARK: Jobs (issue 19)
+
+    /// Jobs in the store by status (all replicas') and the oldest queued job's age, at each scrape.
+    func jobStats(counts: [String: Int], oldestQueuedSeconds: Double) {
+        for (status, n) in counts {
+            CoreMetrics.Gauge(label: "dfgaze_jobs", dimensions: [("status", status)], factory: factory).record(n)
+        }
+        CoreMetrics.Gauge(label: "dfgaze_jobs_oldest_queued_age_seconds", factory: factory).record(oldestQueuedSeconds)
+    }
+
+    /// One webhook delivery attempt by this process: outcome "2xx", "error_status" (any other
+    /// answer) or "no_answer" (refused, timed out, not allowed).
+    func webhookAttempt(status: Int?) {
+        let outcome = status.map { (200...299).contains($0) ? "2xx" : "error_status" } ?? "no_answer"
+        CoreMetrics.Counter(label: "dfgaze_job_webhook_attempts_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
+
+    /// A job this process ran ended (status from JobStatus's closed set).
+    func jobFinished(status: String, seconds: Double) {
+        CoreMetrics.Counter(label: "dfgaze_jobs_finished_total", dimensions: [("status", status)], factory: factory).increment()
+        CoreMetrics.Timer(label: "dfgaze_job_run_duration_seconds", factory: factory).recordNanoseconds(Int64(seconds * 1e9))
     }
 
     func exposition() -> [UInt8] { registry.emitToBuffer() }

@@ -3,6 +3,7 @@ import DFGaze
 import Foundation
 import HTTPServer
 import Imaging
+import Jobs
 import Logging
 import ScoringService
 import Tensors
@@ -62,11 +63,75 @@ struct Serve: ParsableCommand {
     @Flag(help: "With API keys, /metrics needs a key too. [DFGAZE_METRICS_NEED_KEY=1]")
     var metricsNeedKey = Env.string("DFGAZE_METRICS_NEED_KEY") == "1"
 
+    // Jobs (issue 19): POST /jobs, GET/DELETE /jobs/{id}, GET /jobs; docs/jobs.md.
+    @Flag(help: "Turn the /jobs routes off (they answer 404). [DFGAZE_NO_JOBS=1]")
+    var noJobs = Env.string("DFGAZE_NO_JOBS") == "1"
+    @Option(help: "Folder for the service's data (the default SQLite job store). Default: $XDG_DATA_HOME/dfgaze or ~/.local/share/dfgaze. [DFGAZE_DATA_DIR]")
+    var dataDir: String?
+    @Option(help: "Job store: sqlite:///path/jobs.sqlite3 (default: under --data-dir) or postgres://user@host:port/db (the password from DFGAZE_JOBS_DATABASE_PASSWORD or the file in --jobs-database-password-file, never in the URL). [DFGAZE_JOBS_DATABASE]")
+    var jobsDatabase: String?
+    @Option(help: "File holding the PostgreSQL password (a mounted Secret). [DFGAZE_JOBS_DATABASE_PASSWORD_FILE]")
+    var jobsDatabasePasswordFile: String?
+    @Option(help: "Jobs this process runs at once; their scoring takes places in the same inference queue as /score (docs/jobs.md). [DFGAZE_JOB_WORKERS]")
+    var jobWorkers: Int = Env.int("DFGAZE_JOB_WORKERS") ?? 1
+    @Option(help: "Seconds a worker's claim on a job lasts without renewal; a dead replica's job is claimed again after it. [DFGAZE_JOB_LEASE_SECONDS]")
+    var jobLeaseSeconds: Double = Env.double("DFGAZE_JOB_LEASE_SECONDS") ?? 30
+    @Option(help: "How long finished jobs and their results are kept: seconds, or with a unit (90m, 24h, 7d). [DFGAZE_JOB_TTL]")
+    var jobTtl: String = Env.string("DFGAZE_JOB_TTL") ?? "24h"
+    @Option(help: "Most queued jobs; beyond, POST /jobs answers 503 + Retry-After. [DFGAZE_MAX_QUEUED_JOBS]")
+    var maxQueuedJobs: Int = Env.int("DFGAZE_MAX_QUEUED_JOBS") ?? 1000
+    @Option(help: "Hosts a callback_url may name, comma-separated, compared as written (no DNS); default none. [DFGAZE_WEBHOOK_ALLOW]")
+    var webhookAllow: String = Env.string("DFGAZE_WEBHOOK_ALLOW") ?? ""
+    @Option(help: "Secret signing webhooks (X-DFGaze-Signature); prefer the variable or --webhook-secret-file. [DFGAZE_WEBHOOK_SECRET]")
+    var webhookSecret: String?
+    @Option(help: "File holding the webhook secret. [DFGAZE_WEBHOOK_SECRET_FILE]")
+    var webhookSecretFile: String?
+
     // Optional settings: the flag, else the environment variable.
     var threadCount: Int? { threads ?? Env.int("DFGAZE_THREADS") }
     var tlsCertPath: String? { tlsCert ?? Env.string("DFGAZE_TLS_CERT") }
     var tlsKeyPath: String? { tlsKey ?? Env.string("DFGAZE_TLS_KEY") }
     var apiKeysPath: String? { apiKeysFile ?? Env.string("DFGAZE_API_KEYS_FILE") }
+    var dataDirectory: String {
+        if let dir = dataDir ?? Env.string("DFGAZE_DATA_DIR") { return dir }
+        if let xdg = Env.string("XDG_DATA_HOME") { return (xdg as NSString).appendingPathComponent("dfgaze") }
+        return (NSHomeDirectory() as NSString).appendingPathComponent(".local/share/dfgaze")
+    }
+
+    /// "86400", "90s", "30m", "24h", "7d" -> seconds.
+    static func duration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let last = text.last, let unit = units[last] { return Double(text.dropLast()).map { $0 * unit }.flatMap { $0 > 0 ? $0 : nil } }
+        return Double(text).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// The job settings, or nil with --no-jobs.
+    func jobsConfiguration() throws -> JobsConfiguration? {
+        if noJobs { return nil }
+        let store: JobStoreConfiguration
+        do {
+            if let url = jobsDatabase ?? Env.string("DFGAZE_JOBS_DATABASE") {
+                store = try JobStoreConfiguration.parse(url, passwordFile: jobsDatabasePasswordFile)
+            } else {
+                store = JobStoreConfiguration.sqlite(inDirectory: dataDirectory)
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var jobs = JobsConfiguration(store: store)
+        jobs.storeOptions.leaseSeconds = jobLeaseSeconds
+        jobs.storeOptions.maxQueuedJobs = maxQueuedJobs
+        jobs.storeOptions.ttlSeconds = Self.duration(jobTtl) ?? 24 * 3600
+        jobs.runner.workers = jobWorkers
+        jobs.runner.webhookAllowedHosts = WebhookURL.parseAllowList(webhookAllow)
+        var secret = webhookSecret ?? Env.string("DFGAZE_WEBHOOK_SECRET")
+        if secret == nil, let file = webhookSecretFile ?? Env.string("DFGAZE_WEBHOOK_SECRET_FILE") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read --webhook-secret-file \(file)") }
+            secret = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        }
+        jobs.runner.webhookSecret = secret
+        return jobs
+    }
 
     func validate() throws {
         try Env.checkParsed()
@@ -76,6 +141,8 @@ struct Serve: ParsableCommand {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
         guard maxFrames >= DFGazeModel.framesPerClip else { throw ValidationError("--max-frames must be at least 4") }
         guard workers >= 1, (threadCount ?? 1) >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers, --threads and --max-connections must be positive, --queue-depth not negative") }
+        guard jobWorkers >= 0, jobLeaseSeconds >= 1, maxQueuedJobs >= 1 else { throw ValidationError("--job-workers must not be negative, --job-lease-seconds and --max-queued-jobs positive") }
+        guard Self.duration(jobTtl) != nil else { throw ValidationError("--job-ttl: seconds, or a number with s, m, h or d (24h)") }
     }
 
     func run() throws {
@@ -93,6 +160,12 @@ struct Serve: ParsableCommand {
         service.queueDepth = queueDepth
         service.metricsNeedKey = metricsNeedKey
         if let apiKeysPath { service.apiKeys = try APIKeys(contentsOf: URL(fileURLWithPath: apiKeysPath)) }
+        service.jobs = try jobsConfiguration()
+        if let jobs = service.jobs {
+            // The store's description never holds the password.
+            logger.info("jobs", metadata: ["store": "\(jobs.store)", "job_workers": "\(jobs.runner.workers)",
+                                           "webhook_allow": "\(jobs.runner.webhookAllowedHosts.sorted().joined(separator: ","))"])
+        }
 
         var server = ServerConfiguration()
         server.host = host

@@ -307,3 +307,31 @@ final class HTTPServerTests: XCTestCase {
         withExtendedLifetime(slow) {}  // optimised builds would otherwise close them early
     }
 }
+
+/// One-parameter routes ("/jobs/{id}"): one non-empty segment after the prefix, exact paths first.
+final class ParameterRouteTests: XCTestCase {
+    func testParameterRouteMatchesOneSegmentOnly() throws {
+        let server = try startServer { router in
+            router.add(.GET, "/jobs") { _ in .json(Array(#"{"route":"list"}"#.utf8)) }
+            router.add(.GET, "/jobs/{id}") { request in
+                .json(Array("{\"id\":\"\(Router.parameter(request.path, prefix: "/jobs/") ?? "-")\"}".utf8))
+            }
+            router.add(.GET, "/jobs/special") { _ in .json(Array(#"{"route":"exact"}"#.utf8)) }
+        }
+        let base = "http://127.0.0.1:\(server.port)"
+        func get(_ path: String) throws -> (Int, String) {
+            let (status, out, _) = try runTool("/usr/bin/curl", ["-s", "-o", "/dev/stdout", "-w", "\n%{http_code}", base + path])
+            XCTAssertEqual(status, 0)
+            let lines = out.components(separatedBy: "\n")
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined())
+        }
+        XCTAssertEqual(try get("/jobs/abc").1, #"{"id":"abc"}"#)
+        XCTAssertEqual(try get("/jobs").1, #"{"route":"list"}"#)
+        XCTAssertEqual(try get("/jobs/special").1, #"{"route":"exact"}"#)
+        XCTAssertEqual(try get("/jobs/").0, 404)
+        XCTAssertEqual(try get("/jobs/a/b").0, 404)
+        XCTAssertEqual(try get("/jobsx/a").0, 404)
+        XCTAssertNil(Router.parameter("/jobs/", prefix: "/jobs/"))
+        XCTAssertNil(Router.parameter("/other/x", prefix: "/jobs/"))
+    }
+}

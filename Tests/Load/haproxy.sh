@@ -46,7 +46,7 @@ expect() {  # expect <condition-exit-status> <description>
 }
 
 start_instance() {  # start_instance <a|b> <port>
-    "$bin" serve --host 127.0.0.1 --port "$2" --workers "${WORKERS:-1}" --queue-depth 8 --drain-seconds "$drain" \
+    "$bin" serve --host 127.0.0.1 --port "$2" --workers "${WORKERS:-1}" --queue-depth 8 --drain-seconds "$drain" --data-dir "$tmp/data-$1" \
         2>>"$tmp/$1.log" >/dev/null &
     pid[$1]=$!
 }

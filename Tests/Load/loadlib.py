@@ -56,6 +56,8 @@ class Server:
 
     def start(self) -> None:
         env = dict(os.environ, **(self.env or {}))
+        # The job store in a temp folder unless the test names one (--data-dir beats the variable).
+        env.setdefault("DFGAZE_DATA_DIR", tempfile.mkdtemp(prefix="dfgaze-data-"))
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([binary(), "serve", "--host", HOST, "--port", "0", *self.options],
                                      stdout=subprocess.DEVNULL, stderr=self.log, env=env)

@@ -8,7 +8,8 @@
 start_server() {
     local log=$1
     shift
-    "$bin" serve --host 127.0.0.1 --port 0 "$@" 2>"$log" >/dev/null &
+    # The job store goes beside the log unless the caller names one (the flag beats the variable).
+    DFGAZE_DATA_DIR=${DFGAZE_DATA_DIR:-$(dirname "$log")/data} "$bin" serve --host 127.0.0.1 --port 0 "$@" 2>"$log" >/dev/null &
     server=$!
     port=
     for _ in $(seq 1 600); do

@@ -17,7 +17,9 @@ final class ServeCommandTests: XCTestCase {
         }
         let process = Process()
         process.executableURL = dfgaze
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--drain-seconds", "20"]
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("dfgaze-serve-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--drain-seconds", "20", "--data-dir", data]
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
@@ -54,6 +56,38 @@ final class ServeCommandTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0)
         XCTAssertNotNil(log.first(containing: "\"draining\"", within: 1))
+    }
+
+    /// Runs `dfgaze serve <arguments>` expecting it to refuse its settings; returns (status, stderr).
+    private func refusal(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    /// The job flags: a password in the database URL is refused without echoing it; bad values are
+    /// refused before anything starts.
+    func testJobFlagsAreCheckedAndThePasswordNeverComesFromTheURL() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("no dfgaze at \(binary.path)") }
+        let (status, text) = try refusal(["--jobs-database", "postgres://dfgaze:hunter2secret@127.0.0.1:1/db"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(text.contains("DFGAZE_JOBS_DATABASE_PASSWORD"), text)
+        XCTAssertFalse(text.contains("hunter2secret"), "the password was echoed: \(text)")
+        for bad in [["--job-ttl", "soon"], ["--job-workers", "-1"], ["--max-queued-jobs", "0"], ["--jobs-database", "mysql://x"]] {
+            let (code, message) = try refusal(bad)
+            XCTAssertNotEqual(code, 0, "\(bad): \(message)")
+        }
+        let (envCode, envText) = try refusal([], environment: ["DFGAZE_JOB_WORKERS": "many"])
+        XCTAssertNotEqual(envCode, 0)
+        XCTAssertTrue(envText.contains("DFGAZE_JOB_WORKERS"), envText)
     }
 
     /// `"name":"value"` or `"name":value` in a JSON log line.
