@@ -64,6 +64,10 @@ public struct VideoLimits: Sendable, Equatable {
     /// Decoder threads of each child (`-threads`, an input option; decoding is bit-exact at any
     /// count). Bounded so that a many-core host does not multiply the child's memory.
     public var decoderThreads: Int = 2
+    /// Most bytes of sampled frames `decode(_:maxWindows:)` holds while its single ffmpeg run
+    /// learns `N` (4 frames per window it speculates on; 354 MB for 32 windows at 1280x720).
+    /// Above it, the two-pass path (frame count first, then a streaming decode) is taken.
+    public var maxHeldBytes: Int = 1 << 30
     /// Bytes of a child's stderr kept for the error message.
     public var stderrBytes: Int = 8192
 
@@ -233,8 +237,23 @@ final class ChildProcess {
     /// up to `stderrBytes`). Throws `timeout` when waiting on the child exceeds the budget
     /// (time spent inside `consume` is not counted), `cancelled` on cancellation; the child is
     /// then killed. Errors thrown by `consume` kill the child and propagate.
-    func readStdout(_ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// With `stderrLine`, stderr is read as lines (each cut at `maxLine` bytes) handed to it, and
+    /// only the lines it answers true for are kept for the error message.
+    func readStdout(_ consume: (UnsafeRawBufferPointer) throws -> Void,
+                    stderrLine: ((ArraySlice<UInt8>) throws -> Bool)? = nil, maxLine: Int = 4096) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var line: [UInt8] = []
+        var lineLength = 0
+        func keep<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+            let n = max(0, min(bytes.count, limits.stderrBytes - stderrData.count))
+            stderrData.append(contentsOf: bytes.prefix(n))
+            stderrDropped += bytes.count - n
+        }
+        func endLine() throws {
+            if try stderrLine!(line[...]) { keep(line); keep(CollectionOfOne(UInt8(ascii: "\n"))) }
+            line.removeAll(keepingCapacity: true)
+            lineLength = 0
+        }
         var deadline = Date().addingTimeInterval(budget)
         defer { budget = max(0, deadline.timeIntervalSinceNow) }
         do {
@@ -264,13 +283,19 @@ final class ChildProcess {
                         let start = Date()
                         try buffer.withUnsafeBytes { try consume(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                         deadline = deadline.addingTimeInterval(Date().timeIntervalSince(start))
+                    } else if stderrLine != nil {
+                        for byte in buffer[0..<got] {
+                            if byte == UInt8(ascii: "\n") { try endLine() } else {
+                                if lineLength < maxLine { line.append(byte) }
+                                lineLength += 1
+                            }
+                        }
                     } else {
-                        let keep = max(0, min(got, limits.stderrBytes - stderrData.count))
-                        stderrData.append(contentsOf: buffer[0..<keep])
-                        stderrDropped += got - keep
+                        keep(buffer[0..<got])
                     }
                 }
             }
+            if stderrLine != nil && !line.isEmpty { try endLine() }
             // Killed by a cancellation: its stdout ends early, which is not its answer.
             if cancellation?.isCancelled == true { throw VideoError.cancelled }
         } catch {

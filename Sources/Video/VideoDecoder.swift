@@ -81,14 +81,36 @@ public struct VideoDecoder: Sendable {
     /// frame's time by SPEC.md section 1's command (count within `maxFrames`, times within
     /// `maxSeconds`). Throws `noVideoStream`, `unsupported`, `corrupt`, `tooLong`, `timeout`,
     /// `cancelled`, `toolUnavailable`. Does not check `N >= 25` (see `windows(maxWindows:)`).
+    /// `decode(_:maxWindows:)` gets the same probe from one ffmpeg run instead of this second pass.
     public func probe(_ input: VideoInput, cancellation: VideoCancellation? = nil) throws(VideoError) -> VideoProbe {
+        let stream = try streamReport(input, countPackets: false, cancellation: cancellation)
+        return try stream.probe(times: frameTimes(input, cancellation: cancellation))
+    }
+
+    /// What the first, cheap ffprobe pass learns: the stream, the container and, when asked,
+    /// the number of packets (a demux, no decoding): the estimate of `N`.
+    struct StreamReport {
+        var fps: Double?
+        var durationSeconds: Double?
+        var width: Int, height: Int, rotation: Int
+        var codecName: String, formatName: String
+        var timeBase: String
+        var packetCount: Int?
+
+        func probe(times: [Double?]) -> VideoProbe {
+            VideoProbe(frameCount: times.count, frameTimes: times, fps: fps, durationSeconds: durationSeconds,
+                       width: width, height: height, rotation: rotation, codecName: codecName, formatName: formatName)
+        }
+    }
+
+    func streamReport(_ input: VideoInput, countPackets: Bool,
+                      cancellation: VideoCancellation?) throws(VideoError) -> StreamReport {
         if let bytes = input.byteCount, bytes > limits.maxBytes {
             throw VideoError.tooLong("\(bytes) bytes, the limit is \(limits.maxBytes)")
         }
-        // 1. Stream and container.
-        let streamArgs = ["-v", "error"] + inputArguments + [
+        let streamArgs = ["-v", "error"] + inputArguments + (countPackets ? ["-count_packets"] : []) + [
             "-select_streams", "v:0",
-            "-show_entries", "stream=codec_type,codec_name,width,height,avg_frame_rate:stream_side_data=rotation:format=duration,format_name",
+            "-show_entries", "stream=codec_type,codec_name,width,height,avg_frame_rate,time_base\(countPackets ? ",nb_read_packets" : ""):stream_side_data=rotation:format=duration,format_name",
             "-of", "json", VideoDecoder.inputURL]
         let child = try ChildProcess(executable: tools.ffprobe, arguments: streamArgs, inputFD: input.fd,
                                      limits: limits, cancellation: cancellation)
@@ -126,27 +148,26 @@ public struct VideoDecoder: Sendable {
         if let d = duration, d > limits.maxSeconds {
             throw VideoError.tooLong("\(d) s, the limit is \(limits.maxSeconds) s")
         }
-        let fps = VideoDecoder.rational(stream["avg_frame_rate"] as? String)
+        return StreamReport(fps: VideoDecoder.rational(stream["avg_frame_rate"] as? String), durationSeconds: duration,
+                            width: width, height: height, rotation: rotation,
+                            codecName: stream["codec_name"] as? String ?? "", formatName: formatName,
+                            timeBase: stream["time_base"] as? String ?? "",
+                            packetCount: (stream["nb_read_packets"] as? String).flatMap { Int($0) })
+    }
 
-        // 2. Every frame's time (SPEC.md section 1): a frame is a non-empty line, its time the first field.
+    /// Every frame's time (SPEC.md section 1): a frame is a non-empty line, its time the first field.
+    func frameTimes(_ input: VideoInput, cancellation: VideoCancellation?) throws(VideoError) -> [Double?] {
         let frameArgs = ["-v", "error"] + inputArguments + [
             "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time",
             "-of", "csv=p=0", VideoDecoder.inputURL]
         let frames = try ChildProcess(executable: tools.ffprobe, arguments: frameArgs, inputFD: input.fd,
                                       limits: limits, cancellation: cancellation)
-        var times: [Double?] = []
+        var times = FrameTimes(limits: limits)
         var line: [UInt8] = []
-        var first: Double?
-        let maxFrames = limits.maxFrames, maxSeconds = limits.maxSeconds
         func take(_ line: [UInt8]) throws(VideoError) {
             if line.isEmpty { return }
             let field = line.split(separator: UInt8(ascii: ","), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-            let t = Double(String(decoding: field, as: UTF8.self))
-            if first == nil, let t { first = t }
-            let relative = t.flatMap { t in first.map { t - $0 } }
-            times.append(relative)
-            if times.count > maxFrames { throw VideoError.tooLong("more than \(maxFrames) frames") }
-            if let r = relative, r > maxSeconds { throw VideoError.tooLong("frames past \(maxSeconds) s") }
+            try times.append(Double(String(decoding: field, as: UTF8.self)))
         }
         do {
             try frames.readStdout { chunk in
@@ -158,10 +179,32 @@ public struct VideoDecoder: Sendable {
             try take(line)
         } catch let e as VideoError { _ = frames.finish(); throw e } catch { _ = frames.finish(); throw VideoError.corrupt("\(error)") }
         try VideoDecoder.check(frames.finish(), tool: "ffprobe", limits: limits)
-        if first == nil && !times.isEmpty { times = times.map { _ in nil } }
-        return VideoProbe(frameCount: times.count, frameTimes: times.map { $0.map(VideoDecoder.microseconds) },
-                          fps: fps, durationSeconds: duration, width: width, height: height, rotation: rotation,
-                          codecName: stream["codec_name"] as? String ?? "", formatName: formatName)
+        return times.relative
+    }
+
+    /// Frame times as ffprobe prints them (seconds, 6 decimals), counted within `maxFrames` and
+    /// `maxSeconds`, made relative to the first frame that has one.
+    struct FrameTimes {
+        let limits: VideoLimits
+        private(set) var absolute: [Double?] = []
+        private var first: Double?
+
+        init(limits: VideoLimits) { self.limits = limits }
+
+        var count: Int { absolute.count }
+
+        mutating func append(_ t: Double?) throws(VideoError) {
+            if first == nil, let t { first = t }
+            absolute.append(t)
+            if absolute.count > limits.maxFrames { throw VideoError.tooLong("more than \(limits.maxFrames) frames") }
+            if let t, let first, t - first > limits.maxSeconds { throw VideoError.tooLong("frames past \(limits.maxSeconds) s") }
+        }
+
+        /// Each time minus the first, to the microsecond (nil where there is none).
+        var relative: [Double?] {
+            guard let first else { return absolute }
+            return absolute.map { $0.map { VideoDecoder.microseconds($0 - first) } }
+        }
     }
 
     /// Decodes only the sampled frames of `windows` (increasing window indices, as
@@ -222,6 +265,184 @@ public struct VideoDecoder: Sendable {
         try VideoDecoder.check(child.finish(), tool: "ffmpeg", limits: limits)
         guard written == indices.count, pixels.isEmpty else {
             throw VideoError.corrupt("ffmpeg wrote \(written) of the \(indices.count) selected frames")
+        }
+    }
+
+    /// Probe and sampled decode of the windows SPEC.md section 2 scores with at most `maxWindows`,
+    /// mostly in one decoding ffmpeg run instead of `probe`'s full ffprobe pass plus a decode:
+    /// a cheap ffprobe pass (stream, container, packet count as the estimate of `N`), then ffmpeg
+    /// with `showinfo` before the `select` of the windows the estimate gives, which reports every
+    /// decoded frame (so `N`) and its timestamp while only the sampled frames leave the pipe.
+    /// Those frames are held (at most `limits.maxHeldBytes`) until `N` is known; then `body` gets
+    /// the windows of the true `N`, in order. When they are not all among the frames held (the
+    /// estimate was wrong), a second ffmpeg run decodes them, as `decode(_:probe:windows:)`.
+    /// Containers other than MP4/QuickTime and Matroska/WebM (whose frames may lack presentation
+    /// times, where ffmpeg's and ffprobe's best-effort timestamps can differ), and choices over
+    /// `maxHeldBytes`, take `probe` then `decode(_:probe:windows:)`. The returned probe, the windows
+    /// and every frame's bytes and time equal that two-pass path's. Throws as `probe`, `tooShort`
+    /// when `N < 25` (before `body` is called), and as `decode(_:probe:windows:)`.
+    @discardableResult
+    public func decode(_ input: VideoInput, maxWindows: Int, cancellation: VideoCancellation? = nil,
+                       _ body: (VideoWindowFrames) throws -> Void) throws -> VideoProbe {
+        precondition(maxWindows >= 1, "maxWindows must be at least 1")
+        let stream = try streamReport(input, countPackets: true, cancellation: cancellation)
+        let guess = VideoDecoder.speculativeWindows(estimate: stream.packetCount ?? 0, maxWindows: maxWindows)
+        let frameBytes = stream.width * stream.height * 3
+        guard VideoDecoder.oneRunFormats.contains(stream.formatName),
+              guess.count * WindowRule.framesPerWindow <= limits.maxHeldBytes / frameBytes else {
+            let probe = try stream.probe(times: frameTimes(input, cancellation: cancellation))
+            try decode(input, probe: probe, windows: probe.windows(maxWindows: maxWindows), cancellation: cancellation, body)
+            return probe
+        }
+        var run = try sampledRun(input, stream: stream, windows: guess, cancellation: cancellation)
+        var times = run.times
+        if !run.timesExact {
+            // A time ffmpeg reports is not provably ffprobe's: SPEC.md section 1's pass gives them.
+            times = try frameTimes(input, cancellation: cancellation)
+            guard times.count == run.times.count else {
+                throw VideoError.corrupt("ffprobe lists \(times.count) frames, ffmpeg writes \(run.times.count)")
+            }
+        }
+        let probe = stream.probe(times: times)
+        let windows = try probe.windows(maxWindows: maxWindows)
+        guard windows.allSatisfy({ run.held[WindowRule.windowLength * $0 + 24] != nil }) else {
+            run.held = [:]
+            try decode(input, probe: probe, windows: windows, cancellation: cancellation, body)
+            return probe
+        }
+        for w in windows {
+            if cancellation?.isCancelled == true { throw VideoError.cancelled }
+            let frames = WindowRule.frames(ofWindow: w).map { i in
+                VideoFrame(index: i, time: times[i], image: RGBImage(width: probe.width, height: probe.height, pixels: run.held.removeValue(forKey: i)!))
+            }
+            try body(VideoWindowFrames(window: w, frames: frames))
+        }
+        return probe
+    }
+
+    /// Containers whose every frame carries its presentation time, so that ffmpeg (with
+    /// `-copyts`) and ffprobe agree on each frame's best-effort timestamp (ffprobe's format_name).
+    static let oneRunFormats: Set<String> = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"]
+
+    /// The windows to decode before `N` is known: those of the estimate when it gives more than
+    /// `maxWindows` windows; otherwise all of them and one more (a true `N` a little above the
+    /// estimate then needs no second run), within `maxWindows`.
+    static func speculativeWindows(estimate: Int, maxWindows: Int) -> [Int] {
+        let k = WindowRule.windowCount(frames: estimate)
+        if k > maxWindows { return (try? WindowRule.windows(frames: estimate, maxWindows: maxWindows)) ?? [0] }
+        return Array(0..<min(maxWindows, k + 1))
+    }
+
+    /// What the single ffmpeg run gives: every frame's time (relative, as `probe`'s) and so `N`,
+    /// whether those times are provably ffprobe's, and the sampled frames written, by index.
+    struct SampledRun {
+        var times: [Double?]
+        var timesExact: Bool
+        var held: [Int: [UInt8]]
+    }
+
+    /// SPEC.md section 1's ffmpeg command with `showinfo` (every frame's number and pts, before
+    /// any is dropped) ahead of the `select` of `windows`; `-copyts` keeps the pts the decoder's
+    /// best-effort timestamps (no start-time shift). Frames past the end are simply not written.
+    func sampledRun(_ input: VideoInput, stream: StreamReport, windows: [Int],
+                    cancellation: VideoCancellation?) throws -> SampledRun {
+        let indices = windows.flatMap(WindowRule.frames(ofWindow:))
+        let args = ["-nostdin", "-hide_banner", "-nostats", "-v", "level+info", "-copyts"] + inputArguments +
+            ["-i", VideoDecoder.inputURL, "-map", "0:v:0",
+             "-vf", "showinfo=checksum=0,select='\(VideoDecoder.selectExpression(windows: windows))'",
+             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        let child = try ChildProcess(executable: tools.ffmpeg, arguments: args, inputFD: input.fd,
+                                     limits: limits, cancellation: cancellation)
+        let frameBytes = stream.width * stream.height * 3
+        var report = ShowinfoReport(limits: limits)
+        var held: [Int: [UInt8]] = [:]
+        var pixels: [UInt8] = []
+        var written = 0
+        do {
+            try child.readStdout({ chunk in
+                var offset = 0
+                while offset < chunk.count {
+                    guard written < indices.count else {
+                        throw VideoError.corrupt("ffmpeg wrote more frames than the \(indices.count) selected")
+                    }
+                    if pixels.isEmpty { pixels.reserveCapacity(frameBytes) }
+                    let n = min(frameBytes - pixels.count, chunk.count - offset)
+                    pixels.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[offset..<(offset + n)]))
+                    offset += n
+                    if pixels.count == frameBytes {
+                        held[indices[written]] = pixels
+                        pixels = []
+                        written += 1
+                    }
+                }
+            }, stderrLine: { line in try report.take(line) })
+        } catch {
+            _ = child.finish()
+            throw error
+        }
+        try VideoDecoder.check(child.finish(), tool: "ffmpeg", limits: limits)
+        let n = report.times.count
+        guard pixels.isEmpty, written == indices.prefix(while: { $0 < n }).count else {
+            throw VideoError.corrupt("ffmpeg wrote \(written) sampled frames of \(n) decoded")
+        }
+        return SampledRun(times: report.times.relative,
+                          timesExact: report.increasing && report.timeBase == stream.timeBase, held: held)
+    }
+
+    /// Reads ffmpeg's stderr at `-v level+info`: `showinfo`'s frame lines (`n:` counting from 0,
+    /// `pts:` in the stream's time base) and its input time base; keeps error lines for the message.
+    struct ShowinfoReport {
+        var times: FrameTimes
+        var timeBase = ""
+        private var lastPTS: Int64?
+        /// Every pts present and strictly increasing: the decoder's pts were used throughout, as
+        /// ffprobe's best-effort timestamps then are (see docs/video.md).
+        private(set) var increasing = true
+
+        init(limits: VideoLimits) { times = FrameTimes(limits: limits) }
+
+        private static let prefix = Array("[Parsed_showinfo_0 @ 0x".utf8)
+        private static let tag = Array("] [info] ".utf8)
+
+        /// True for a line kept for the error message.
+        mutating func take(_ line: ArraySlice<UInt8>) throws -> Bool {
+            guard line.starts(with: ShowinfoReport.prefix) else {
+                return ["[error]", "[fatal]", "[panic]"].contains { line.firstRange(of: Array($0.utf8)) != nil }
+            }
+            guard let tag = line.firstRange(of: ShowinfoReport.tag) else { return false }
+            let text = String(decoding: line[tag.upperBound...], as: UTF8.self)
+            if text.hasPrefix("config in time_base: ") {
+                timeBase = String(text.dropFirst("config in time_base: ".count).prefix { $0 != "," })
+                return false
+            }
+            guard text.hasPrefix("n:") else { return false }
+            // "n:   7 pts:   3584 pts_time:0.233333 ...", or "pts:NOPTS".
+            guard let n = ShowinfoReport.field("n:", in: text), let ptsText = ShowinfoReport.field("pts:", in: text),
+                  Int(n) == times.count else {
+                throw VideoError.corrupt("ffmpeg's frame report is out of order: \(text.prefix(80))")
+            }
+            let p = Int64(ptsText)   // nil for NOPTS
+            try times.append(p.flatMap(seconds))
+            if let p, let last = lastPTS, p <= last { increasing = false }
+            if p == nil { increasing = false }
+            lastPTS = p ?? lastPTS
+            return false
+        }
+
+        /// The token after `key` and any spaces.
+        static func field(_ key: String, in text: String) -> Substring? {
+            guard let r = text.range(of: key) else { return nil }
+            let rest = text[r.upperBound...].drop { $0 == " " }
+            let token = rest.prefix { $0 != " " }
+            return token.isEmpty ? nil : token
+        }
+
+        /// The pts in seconds as ffprobe prints `best_effort_timestamp_time` ("%f" of pts times the
+        /// time base as a double), read back: the same number `probe` reads.
+        private func seconds(_ pts: Int64) -> Double? {
+            let parts = timeBase.split(separator: "/")
+            guard parts.count == 2, let num = Double(parts[0]), let den = Double(parts[1]), den != 0 else { return nil }
+            return Double(String(format: "%f", Double(pts) * (num / den)))
         }
     }
 
