@@ -238,7 +238,8 @@ final class ChildProcess {
     /// (time spent inside `consume` is not counted), `cancelled` on cancellation; the child is
     /// then killed. Errors thrown by `consume` kill the child and propagate.
     /// With `stderrLine`, stderr is read as lines (each cut at `maxLine` bytes) handed to it, and
-    /// only the lines it answers true for are kept for the error message.
+    /// only the lines it answers true for are kept for the error message; every line the child
+    /// wrote before a stdout chunk has been handed over when `consume` gets that chunk.
     func readStdout(_ consume: (UnsafeRawBufferPointer) throws -> Void,
                     stderrLine: ((ArraySlice<UInt8>) throws -> Bool)? = nil, maxLine: Int = 4096) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -271,19 +272,19 @@ final class ChildProcess {
                     throw VideoError.toolUnavailable("poll: \(String(cString: strerror(errno)))")
                 }
                 if n == 0 { continue }
-                for p in fds where p.revents != 0 {
-                    let isOut = p.fd == stdoutFD
-                    let got = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
+                let outReady = fds.contains { $0.fd == stdoutFD && $0.revents != 0 }
+                let errReady = fds.contains { $0.fd == stderrFD && $0.revents != 0 }
+                // stderr first, and all of it before stdout is read when read as lines: what the
+                // child wrote there before its stdout bytes is then handled before them.
+                while stderrOpen && (errReady || (outReady && stderrLine != nil)) {
+                    let got = buffer.withUnsafeMutableBytes { read(stderrFD, $0.baseAddress, $0.count) }
                     if got < 0 {
-                        if errno == EAGAIN || errno == EINTR { continue }
-                        if isOut { stdoutOpen = false } else { stderrOpen = false }
-                    } else if got == 0 {
-                        if isOut { stdoutOpen = false } else { stderrOpen = false }
-                    } else if isOut {
-                        let start = Date()
-                        try buffer.withUnsafeBytes { try consume(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
-                        deadline = deadline.addingTimeInterval(Date().timeIntervalSince(start))
-                    } else if stderrLine != nil {
+                        if errno == EINTR { continue }
+                        if errno != EAGAIN { stderrOpen = false }
+                        break
+                    }
+                    if got == 0 { stderrOpen = false; break }
+                    if stderrLine != nil {
                         for byte in buffer[0..<got] {
                             if byte == UInt8(ascii: "\n") { try endLine() } else {
                                 if lineLength < maxLine { line.append(byte) }
@@ -292,6 +293,19 @@ final class ChildProcess {
                         }
                     } else {
                         keep(buffer[0..<got])
+                        break
+                    }
+                }
+                if outReady {
+                    let got = buffer.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
+                    if got < 0 {
+                        if errno != EAGAIN && errno != EINTR { stdoutOpen = false }
+                    } else if got == 0 {
+                        stdoutOpen = false
+                    } else {
+                        let start = Date()
+                        try buffer.withUnsafeBytes { try consume(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                        deadline = deadline.addingTimeInterval(Date().timeIntervalSince(start))
                     }
                 }
             }

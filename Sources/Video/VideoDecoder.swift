@@ -269,18 +269,20 @@ public struct VideoDecoder: Sendable {
     }
 
     /// Probe and sampled decode of the windows SPEC.md section 2 scores with at most `maxWindows`,
-    /// mostly in one decoding ffmpeg run instead of `probe`'s full ffprobe pass plus a decode:
-    /// a cheap ffprobe pass (stream, container, packet count as the estimate of `N`), then ffmpeg
-    /// with `showinfo` before the `select` of the windows the estimate gives, which reports every
-    /// decoded frame (so `N`) and its timestamp while only the sampled frames leave the pipe.
-    /// Those frames are held (at most `limits.maxHeldBytes`) until `N` is known; then `body` gets
-    /// the windows of the true `N`, in order. When they are not all among the frames held (the
-    /// estimate was wrong), a second ffmpeg run decodes them, as `decode(_:probe:windows:)`.
-    /// Containers other than MP4/QuickTime and Matroska/WebM (whose frames may lack presentation
-    /// times, where ffmpeg's and ffprobe's best-effort timestamps can differ), and choices over
-    /// `maxHeldBytes`, take `probe` then `decode(_:probe:windows:)`. The returned probe, the windows
-    /// and every frame's bytes and time equal that two-pass path's. Throws as `probe`, `tooShort`
-    /// when `N < 25` (before `body` is called), and as `decode(_:probe:windows:)`.
+    /// mostly in one decoding ffmpeg run instead of `probe`'s full ffprobe pass plus a decode.
+    /// A cheap ffprobe pass gives the stream, the container and the packet count, the estimate of
+    /// `N`; then ffmpeg runs SPEC.md section 1's command with `showinfo` ahead of the `select` of
+    /// the windows the estimate gives: it reports every decoded frame (so `N`) and its timestamp,
+    /// and holds the selected frames until the input ends, so `N` is known before the first frame
+    /// leaves. When the windows of the true `N` are among those selected, `body` gets them as they
+    /// come, in order (one window held here); otherwise that run is stopped and a second one
+    /// decodes them, as `decode(_:probe:windows:)`. Containers other than MP4/QuickTime and
+    /// Matroska/WebM (whose frames may lack presentation times, where ffmpeg's and ffprobe's
+    /// best-effort timestamps can differ), a report whose timestamps are missing or not
+    /// increasing, and selections over `limits.maxHeldBytes` take `probe`'s ffprobe pass then
+    /// `decode(_:probe:windows:)`. The returned probe, the windows and every frame's bytes and time
+    /// equal that two-pass path's. Throws as `probe`, `tooShort` when `N < 25` (before `body` is
+    /// called), and as `decode(_:probe:windows:)`.
     @discardableResult
     public func decode(_ input: VideoInput, maxWindows: Int, cancellation: VideoCancellation? = nil,
                        _ body: (VideoWindowFrames) throws -> Void) throws -> VideoProbe {
@@ -288,35 +290,21 @@ public struct VideoDecoder: Sendable {
         let stream = try streamReport(input, countPackets: true, cancellation: cancellation)
         let guess = VideoDecoder.speculativeWindows(estimate: stream.packetCount ?? 0, maxWindows: maxWindows)
         let frameBytes = stream.width * stream.height * 3
-        guard VideoDecoder.oneRunFormats.contains(stream.formatName),
-              guess.count * WindowRule.framesPerWindow <= limits.maxHeldBytes / frameBytes else {
-            let probe = try stream.probe(times: frameTimes(input, cancellation: cancellation))
-            try decode(input, probe: probe, windows: probe.windows(maxWindows: maxWindows), cancellation: cancellation, body)
-            return probe
-        }
-        var run = try sampledRun(input, stream: stream, windows: guess, cancellation: cancellation)
-        var times = run.times
-        if !run.timesExact {
-            // A time ffmpeg reports is not provably ffprobe's: SPEC.md section 1's pass gives them.
-            times = try frameTimes(input, cancellation: cancellation)
-            guard times.count == run.times.count else {
-                throw VideoError.corrupt("ffprobe lists \(times.count) frames, ffmpeg writes \(run.times.count)")
+        if VideoDecoder.oneRunFormats.contains(stream.formatName),
+           guess.count * WindowRule.framesPerWindow <= limits.maxHeldBytes / frameBytes {
+            switch try sampledRun(input, stream: stream, guess: guess, maxWindows: maxWindows,
+                                  cancellation: cancellation, body) {
+            case .done(let probe):
+                return probe
+            case .otherWindows(let probe):
+                try decode(input, probe: probe, windows: probe.windows(maxWindows: maxWindows), cancellation: cancellation, body)
+                return probe
+            case .timesUnproven:
+                break
             }
         }
-        let probe = stream.probe(times: times)
-        let windows = try probe.windows(maxWindows: maxWindows)
-        guard windows.allSatisfy({ run.held[WindowRule.windowLength * $0 + 24] != nil }) else {
-            run.held = [:]
-            try decode(input, probe: probe, windows: windows, cancellation: cancellation, body)
-            return probe
-        }
-        for w in windows {
-            if cancellation?.isCancelled == true { throw VideoError.cancelled }
-            let frames = WindowRule.frames(ofWindow: w).map { i in
-                VideoFrame(index: i, time: times[i], image: RGBImage(width: probe.width, height: probe.height, pixels: run.held.removeValue(forKey: i)!))
-            }
-            try body(VideoWindowFrames(window: w, frames: frames))
-        }
+        let probe = try stream.probe(times: frameTimes(input, cancellation: cancellation))
+        try decode(input, probe: probe, windows: probe.windows(maxWindows: maxWindows), cancellation: cancellation, body)
         return probe
     }
 
@@ -333,60 +321,100 @@ public struct VideoDecoder: Sendable {
         return Array(0..<min(maxWindows, k + 1))
     }
 
-    /// What the single ffmpeg run gives: every frame's time (relative, as `probe`'s) and so `N`,
-    /// whether those times are provably ffprobe's, and the sampled frames written, by index.
-    struct SampledRun {
-        var times: [Double?]
-        var timesExact: Bool
-        var held: [Int: [UInt8]]
+    /// How the single run ended: all windows delivered; stopped before any frame left because the
+    /// true `N` picks windows not selected (its probe, with exact times); or stopped because
+    /// ffmpeg's timestamps are not provably ffprobe's.
+    enum SampledRunEnd {
+        case done(VideoProbe)
+        case otherWindows(VideoProbe)
+        case timesUnproven
     }
 
+    private enum Stop: Error { case otherWindows(VideoProbe), timesUnproven }
+
     /// SPEC.md section 1's ffmpeg command with `showinfo` (every frame's number and pts, before
-    /// any is dropped) ahead of the `select` of `windows`; `-copyts` keeps the pts the decoder's
-    /// best-effort timestamps (no start-time shift). Frames past the end are simply not written.
-    func sampledRun(_ input: VideoInput, stream: StreamReport, windows: [Int],
-                    cancellation: VideoCancellation?) throws -> SampledRun {
-        let indices = windows.flatMap(WindowRule.frames(ofWindow:))
+    /// any is dropped) ahead of the `select` of `guess`, then `reverse,reverse`: the selected
+    /// frames wait inside ffmpeg, unchanged and in the decoder's pixel format (half of RGB's bytes
+    /// for 4:2:0), until the input ends, so every showinfo line precedes the first frame written.
+    /// `-copyts` keeps each pts the decoder's best-effort timestamp (no start-time shift).
+    func sampledRun(_ input: VideoInput, stream: StreamReport, guess: [Int], maxWindows: Int,
+                    cancellation: VideoCancellation?, _ body: (VideoWindowFrames) throws -> Void) throws -> SampledRunEnd {
+        let indices = guess.flatMap(WindowRule.frames(ofWindow:))
         let args = ["-nostdin", "-hide_banner", "-nostats", "-v", "level+info", "-copyts"] + inputArguments +
             ["-i", VideoDecoder.inputURL, "-map", "0:v:0",
-             "-vf", "showinfo=checksum=0,select='\(VideoDecoder.selectExpression(windows: windows))'",
+             "-vf", "showinfo=checksum=0,select='\(VideoDecoder.selectExpression(windows: guess))',reverse,reverse",
              "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
         let child = try ChildProcess(executable: tools.ffmpeg, arguments: args, inputFD: input.fd,
                                      limits: limits, cancellation: cancellation)
         let frameBytes = stream.width * stream.height * 3
         var report = ShowinfoReport(limits: limits)
-        var held: [Int: [UInt8]] = [:]
+        var probe: VideoProbe?
+        var windows: Set<Int> = []
+        // Once every frame is counted: the probe and the windows, or why this run cannot give them.
+        func decide() throws {
+            guard report.increasing, report.timeBase == stream.timeBase else { throw Stop.timesUnproven }
+            let p = stream.probe(times: report.times.relative)
+            let chosen = try p.windows(maxWindows: maxWindows)
+            guard Set(chosen).isSubset(of: guess) else { throw Stop.otherWindows(p) }
+            probe = p
+            windows = Set(chosen)
+        }
         var pixels: [UInt8] = []
+        var filled = 0
+        var pending: [VideoFrame] = []
         var written = 0
         do {
             try child.readStdout({ chunk in
+                if probe == nil { try decide() }
                 var offset = 0
                 while offset < chunk.count {
                     guard written < indices.count else {
                         throw VideoError.corrupt("ffmpeg wrote more frames than the \(indices.count) selected")
                     }
-                    if pixels.isEmpty { pixels.reserveCapacity(frameBytes) }
-                    let n = min(frameBytes - pixels.count, chunk.count - offset)
-                    pixels.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[offset..<(offset + n)]))
+                    let index = indices[written]
+                    let scored = windows.contains(index / WindowRule.windowLength)   // else skipped
+                    let n = min(frameBytes - filled, chunk.count - offset)
+                    if scored {
+                        if pixels.isEmpty { pixels.reserveCapacity(frameBytes) }
+                        pixels.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[offset..<(offset + n)]))
+                    }
                     offset += n
-                    if pixels.count == frameBytes {
-                        held[indices[written]] = pixels
-                        pixels = []
+                    filled += n
+                    if filled == frameBytes {
+                        if scored {
+                            pending.append(VideoFrame(index: index, time: probe!.frameTimes[index],
+                                                      image: RGBImage(width: stream.width, height: stream.height, pixels: pixels)))
+                            pixels = []
+                        }
+                        filled = 0
                         written += 1
+                        if pending.count == WindowRule.framesPerWindow {
+                            let batch = VideoWindowFrames(window: index / WindowRule.windowLength, frames: pending)
+                            pending = []
+                            try body(batch)
+                        }
                     }
                 }
             }, stderrLine: { line in try report.take(line) })
+        } catch Stop.otherWindows(let p) {
+            _ = child.finish()
+            return .otherWindows(p)
+        } catch Stop.timesUnproven {
+            _ = child.finish()
+            return .timesUnproven
         } catch {
             _ = child.finish()
             throw error
         }
         try VideoDecoder.check(child.finish(), tool: "ffmpeg", limits: limits)
+        if probe == nil {   // no frame written at all
+            do { try decide() } catch Stop.otherWindows(let p) { return .otherWindows(p) } catch Stop.timesUnproven { return .timesUnproven }
+        }
         let n = report.times.count
-        guard pixels.isEmpty, written == indices.prefix(while: { $0 < n }).count else {
+        guard filled == 0, written == indices.prefix(while: { $0 < n }).count else {
             throw VideoError.corrupt("ffmpeg wrote \(written) sampled frames of \(n) decoded")
         }
-        return SampledRun(times: report.times.relative,
-                          timesExact: report.increasing && report.timeBase == stream.timeBase, held: held)
+        return .done(probe!)
     }
 
     /// Reads ffmpeg's stderr at `-v level+info`: `showinfo`'s frame lines (`n:` counting from 0,

@@ -84,19 +84,35 @@ final class OneRunDecodeTests: XCTestCase {
         }
     }
 
-    /// K <= W: the estimate's windows and one more are decoded; the trailing window whose frames
-    /// exist only in part (talking_astronaut: 105 frames, frames 96 and 104 of window 3) is dropped.
+    /// K <= W: the estimate's windows and one more are selected; the trailing window whose frames
+    /// exist only in part (talking_astronaut: 105 frames, frames 96 and 104 of window 3) is written
+    /// by ffmpeg but not delivered.
     func testAllWindowsWhenKIsAtMostWDropsTheIncompleteTrailingWindow() throws {
         let path = Fixture.url("talking_astronaut.mp4").path
         XCTAssertEqual(VideoDecoder.speculativeWindows(estimate: 105, maxWindows: 32), [0, 1, 2, 3])
         let input = try VideoInput(path: path)
         let stream = try decoder.streamReport(input, countPackets: true, cancellation: nil)
         XCTAssertEqual(stream.packetCount, 105)
-        let run = try decoder.sampledRun(input, stream: stream, windows: [0, 1, 2, 3], cancellation: nil)
-        XCTAssertEqual(run.times.count, 105)
-        XCTAssertTrue(run.timesExact)
-        XCTAssertEqual(run.held.keys.sorted(), [0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104])
+        var delivered: [[Int]] = []
+        let end = try decoder.sampledRun(input, stream: stream, guess: [0, 1, 2, 3], maxWindows: 32, cancellation: nil) {
+            delivered.append($0.frames.map(\.index))
+        }
+        guard case .done(let probe) = end else { return XCTFail("\(end)") }
+        XCTAssertEqual(probe, try decoder.probe(input))
+        XCTAssertEqual(delivered, [[0, 8, 16, 24], [32, 40, 48, 56], [64, 72, 80, 88]])
         XCTAssertEqual(try checkOneRun(path, maxWindows: 32), [0, 1, 2])
+    }
+
+    /// Selected windows that do not hold the true ones (an estimate too low): the run stops before
+    /// delivering anything and hands back the exact probe for the second run.
+    func testTooFewSelectedWindowsStopBeforeDelivering() throws {
+        let input = try VideoInput(path: Fixture.url("talking_astronaut.mp4").path)
+        let stream = try decoder.streamReport(input, countPackets: true, cancellation: nil)
+        let end = try decoder.sampledRun(input, stream: stream, guess: [0, 1], maxWindows: 32, cancellation: nil) { _ in
+            XCTFail("delivered a window")
+        }
+        guard case .otherWindows(let probe) = end else { return XCTFail("\(end)") }
+        XCTAssertEqual(probe, try decoder.probe(input))
     }
 
     /// K > W with a right estimate: 20 s at 30 fps, K = 18, W = 5: the spread windows of N = 600
@@ -121,8 +137,8 @@ final class OneRunDecodeTests: XCTestCase {
         let n = try decoder.probe(input).frameCount
         let packets = try XCTUnwrap(stream.packetCount)
         XCTAssertGreaterThan(packets, n, "the edit list hides decoded frames")
-        XCTAssertNotEqual(VideoDecoder.speculativeWindows(estimate: packets, maxWindows: 3),
-                          try WindowRule.windows(frames: n, maxWindows: 3), "the estimate picks other windows")
+        XCTAssertFalse(Set(try WindowRule.windows(frames: n, maxWindows: 3))
+                        .isSubset(of: VideoDecoder.speculativeWindows(estimate: packets, maxWindows: 3)), "the estimate picks other windows")
         XCTAssertEqual(try checkOneRun(cut, maxWindows: 3), try WindowRule.windows(frames: n, maxWindows: 3))
         // K <= W from an estimate above N: no second run needed, the same result.
         try checkOneRun(cut, maxWindows: 32)
