@@ -51,7 +51,7 @@ public struct VideoLimits: Sendable, Equatable {
     public var maxFrames: Int = 600 * 120
     /// Largest frame, width * height after rotation (default 8K, 7680x4320): `unsupported_video`.
     public var maxFramePixels: Int = 7680 * 4320
-    /// Wall-clock budget of each child (ffprobe x2, ffmpeg), counting only the time spent waiting
+    /// Wall-clock budget of each child (ffprobe, ffmpeg), counting only the time spent waiting
     /// on it (not the time the caller's frame callback takes): `video_timeout`.
     public var timeoutSeconds: Double = 120
     /// RLIMIT_CPU of each child (seconds; SIGXCPU then SIGKILL one second later): `video_too_long`.
@@ -64,10 +64,12 @@ public struct VideoLimits: Sendable, Equatable {
     /// Decoder threads of each child (`-threads`, an input option; decoding is bit-exact at any
     /// count). Bounded so that a many-core host does not multiply the child's memory.
     public var decoderThreads: Int = 2
-    /// Most bytes of sampled frames `decode(_:maxWindows:)` holds while its single ffmpeg run
-    /// learns `N` (4 frames per window it speculates on; 354 MB for 32 windows at 1280x720).
-    /// Above it, the two-pass path (frame count first, then a streaming decode) is taken.
-    public var maxHeldBytes: Int = 1 << 30
+    /// Most bytes of selected frames, counted as RGB (4 per window selected; 338 MiB for 32
+    /// windows at 1280x720, 759 MiB at 1920x1080), that `decode(_:maxWindows:)` lets its single
+    /// ffmpeg run hold until `N` is known. ffmpeg holds them in the decoder's pixel format (half
+    /// of that for 8-bit 4:2:0, up to twice for 16-bit 4:4:4), under `addressSpaceBytes`.
+    /// Above it, the two-pass path (ffprobe's frame pass, then a streaming decode) is taken.
+    public var maxHeldBytes: Int = 768 << 20
     /// Bytes of a child's stderr kept for the error message.
     public var stderrBytes: Int = 8192
 

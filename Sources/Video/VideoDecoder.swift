@@ -3,9 +3,11 @@ import Imaging
 
 /// What the probe learns (SPEC.md sections 1, 2 and 5).
 public struct VideoProbe: Sendable, Equatable {
-    /// `N`: frames ffmpeg writes, counted by SPEC.md section 1's ffprobe command.
+    /// `N`: frames ffmpeg writes, counted by SPEC.md section 1's ffprobe command (`probe`) or by
+    /// ffmpeg's `showinfo` in the same run that decodes (`decode(_:maxWindows:)`): the same frames.
     public let frameCount: Int
-    /// Each frame's presentation time minus the first frame's (seconds); nil where ffprobe says N/A.
+    /// Each frame's presentation time minus the first frame's (seconds), as ffprobe prints it;
+    /// nil where ffprobe says N/A.
     public let frameTimes: [Double?]
     /// The stream's `avg_frame_rate` as a number (nil when ffprobe gives 0/0).
     public let fps: Double?
