@@ -64,7 +64,7 @@ measure one "one-run 1 (stream, packets)" ffprobe -v error "${IN[@]}" -count_pac
     -show_entries stream=codec_type,codec_name,width,height,avg_frame_rate,time_base,nb_read_packets:stream_side_data=rotation:format=duration,format_name \
     -of json "file:$VIDEO"
 # The packet count equals N here, so the estimate's windows are the true ones: no second run.
-measure_pipe one "one-run 2 (showinfo+select)" ffmpeg -nostdin -hide_banner -nostats -v level+info -copyts "${IN[@]}" -i "file:$VIDEO" \
+measure_pipe one "one-run 2 (showinfo+select)" ffmpeg -nostdin -hide_banner -nostats -v repeat+level+info -copyts "${IN[@]}" -i "file:$VIDEO" \
     -map 0:v:0 -vf "showinfo=checksum=0,select='$SEL',reverse,reverse" -fps_mode passthrough -f rawvideo -pix_fmt rgb24 -
 echo "  frames counted by showinfo: $(grep -c '^\[Parsed_showinfo_0 @ 0x[0-9a-f]*\] \[info\] n:' "$TMP/stderr")"
 measure_pipe full "full decode (SPEC cmd)   " ffmpeg -nostdin -v error -i "$VIDEO" -map 0:v:0 -fps_mode passthrough -f rawvideo -pix_fmt rgb24 -

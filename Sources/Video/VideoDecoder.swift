@@ -342,7 +342,7 @@ public struct VideoDecoder: Sendable {
     func sampledRun(_ input: VideoInput, stream: StreamReport, guess: [Int], maxWindows: Int,
                     cancellation: VideoCancellation?, _ body: (VideoWindowFrames) throws -> Void) throws -> SampledRunEnd {
         let indices = guess.flatMap(WindowRule.frames(ofWindow:))
-        let args = ["-nostdin", "-hide_banner", "-nostats", "-v", "level+info", "-copyts"] + inputArguments +
+        let args = ["-nostdin", "-hide_banner", "-nostats", "-v", "repeat+level+info", "-copyts"] + inputArguments +
             ["-i", VideoDecoder.inputURL, "-map", "0:v:0",
              "-vf", "showinfo=checksum=0,select='\(VideoDecoder.selectExpression(windows: guess))',reverse,reverse",
              "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
@@ -419,7 +419,7 @@ public struct VideoDecoder: Sendable {
         return .done(probe!)
     }
 
-    /// Reads ffmpeg's stderr at `-v level+info`: `showinfo`'s frame lines (`n:` counting from 0,
+    /// Reads ffmpeg's stderr at `-v repeat+level+info`: `showinfo`'s frame lines (`n:` counting from 0,
     /// `pts:` in the stream's time base) and its input time base; keeps error lines for the message.
     struct ShowinfoReport {
         var times: FrameTimes
