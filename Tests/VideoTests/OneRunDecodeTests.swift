@@ -115,6 +115,19 @@ final class OneRunDecodeTests: XCTestCase {
         XCTAssertEqual(probe, try decoder.probe(input))
     }
 
+    /// Timestamps that are not provably ffprobe's (here: a time base other than the stream's) stop
+    /// the run before anything is delivered; `decode(_:maxWindows:)` then takes the two-pass path.
+    func testUnprovenTimesStopBeforeDelivering() throws {
+        let input = try VideoInput(path: Fixture.url("t1face_25fps.webm").path)
+        var stream = try decoder.streamReport(input, countPackets: true, cancellation: nil)
+        XCTAssertEqual(stream.timeBase, "1/1000")
+        stream.timeBase = "1/90000"
+        let end = try decoder.sampledRun(input, stream: stream, guess: [0, 1, 2], maxWindows: 32, cancellation: nil) { _ in
+            XCTFail("delivered a window")
+        }
+        guard case .timesUnproven = end else { return XCTFail("\(end)") }
+    }
+
     /// K > W with a right estimate: 20 s at 30 fps, K = 18, W = 5: the spread windows of N = 600
     /// (17 * j / 4 = 0, 4.25, 8.5, 12.75, 17, half to even).
     func testSpreadWindowsFromARightEstimate() throws {
