@@ -51,7 +51,7 @@ public struct VideoLimits: Sendable, Equatable {
     public var maxFrames: Int = 600 * 120
     /// Largest frame, width * height after rotation (default 8K, 7680x4320): `unsupported_video`.
     public var maxFramePixels: Int = 7680 * 4320
-    /// Wall-clock budget of each child (ffprobe x2, ffmpeg), counting only the time spent waiting
+    /// Wall-clock budget of each child (ffprobe, ffmpeg), counting only the time spent waiting
     /// on it (not the time the caller's frame callback takes): `video_timeout`.
     public var timeoutSeconds: Double = 120
     /// RLIMIT_CPU of each child (seconds; SIGXCPU then SIGKILL one second later): `video_too_long`.
@@ -64,6 +64,12 @@ public struct VideoLimits: Sendable, Equatable {
     /// Decoder threads of each child (`-threads`, an input option; decoding is bit-exact at any
     /// count). Bounded so that a many-core host does not multiply the child's memory.
     public var decoderThreads: Int = 2
+    /// Most bytes of selected frames, counted as RGB (4 per window selected; 338 MiB for 32
+    /// windows at 1280x720, 759 MiB at 1920x1080), that `decode(_:maxWindows:)` lets its single
+    /// ffmpeg run hold until `N` is known. ffmpeg holds them in the decoder's pixel format (half
+    /// of that for 8-bit 4:2:0, up to twice for 16-bit 4:4:4), under `addressSpaceBytes`.
+    /// Above it, the two-pass path (ffprobe's frame pass, then a streaming decode) is taken.
+    public var maxHeldBytes: Int = 768 << 20
     /// Bytes of a child's stderr kept for the error message.
     public var stderrBytes: Int = 8192
 
@@ -233,8 +239,24 @@ final class ChildProcess {
     /// up to `stderrBytes`). Throws `timeout` when waiting on the child exceeds the budget
     /// (time spent inside `consume` is not counted), `cancelled` on cancellation; the child is
     /// then killed. Errors thrown by `consume` kill the child and propagate.
-    func readStdout(_ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// With `stderrLine`, stderr is read as lines (each cut at `maxLine` bytes) handed to it, and
+    /// only the lines it answers true for are kept for the error message; every line the child
+    /// wrote before a stdout chunk has been handed over when `consume` gets that chunk.
+    func readStdout(_ consume: (UnsafeRawBufferPointer) throws -> Void,
+                    stderrLine: ((ArraySlice<UInt8>) throws -> Bool)? = nil, maxLine: Int = 4096) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var line: [UInt8] = []
+        var lineLength = 0
+        func keep<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+            let n = max(0, min(bytes.count, limits.stderrBytes - stderrData.count))
+            stderrData.append(contentsOf: bytes.prefix(n))
+            stderrDropped += bytes.count - n
+        }
+        func endLine() throws {
+            if try stderrLine!(line[...]) { keep(line); keep(CollectionOfOne(UInt8(ascii: "\n"))) }
+            line.removeAll(keepingCapacity: true)
+            lineLength = 0
+        }
         var deadline = Date().addingTimeInterval(budget)
         defer { budget = max(0, deadline.timeIntervalSinceNow) }
         do {
@@ -252,25 +274,44 @@ final class ChildProcess {
                     throw VideoError.toolUnavailable("poll: \(String(cString: strerror(errno)))")
                 }
                 if n == 0 { continue }
-                for p in fds where p.revents != 0 {
-                    let isOut = p.fd == stdoutFD
-                    let got = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
+                let outReady = fds.contains { $0.fd == stdoutFD && $0.revents != 0 }
+                let errReady = fds.contains { $0.fd == stderrFD && $0.revents != 0 }
+                // stderr first, and all of it before stdout is read when read as lines: what the
+                // child wrote there before its stdout bytes is then handled before them.
+                while stderrOpen && (errReady || (outReady && stderrLine != nil)) {
+                    let got = buffer.withUnsafeMutableBytes { read(stderrFD, $0.baseAddress, $0.count) }
                     if got < 0 {
-                        if errno == EAGAIN || errno == EINTR { continue }
-                        if isOut { stdoutOpen = false } else { stderrOpen = false }
+                        if errno == EINTR { continue }
+                        if errno != EAGAIN { stderrOpen = false }
+                        break
+                    }
+                    if got == 0 { stderrOpen = false; break }
+                    if stderrLine != nil {
+                        for byte in buffer[0..<got] {
+                            if byte == UInt8(ascii: "\n") { try endLine() } else {
+                                if lineLength < maxLine { line.append(byte) }
+                                lineLength += 1
+                            }
+                        }
+                    } else {
+                        keep(buffer[0..<got])
+                        break
+                    }
+                }
+                if outReady {
+                    let got = buffer.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
+                    if got < 0 {
+                        if errno != EAGAIN && errno != EINTR { stdoutOpen = false }
                     } else if got == 0 {
-                        if isOut { stdoutOpen = false } else { stderrOpen = false }
-                    } else if isOut {
+                        stdoutOpen = false
+                    } else {
                         let start = Date()
                         try buffer.withUnsafeBytes { try consume(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                         deadline = deadline.addingTimeInterval(Date().timeIntervalSince(start))
-                    } else {
-                        let keep = max(0, min(got, limits.stderrBytes - stderrData.count))
-                        stderrData.append(contentsOf: buffer[0..<keep])
-                        stderrDropped += got - keep
                     }
                 }
             }
+            if stderrLine != nil && !line.isEmpty { try endLine() }
             // Killed by a cancellation: its stdout ends early, which is not its answer.
             if cancellation?.isCancelled == true { throw VideoError.cancelled }
         } catch {

@@ -3,9 +3,11 @@ import Imaging
 
 /// What the probe learns (SPEC.md sections 1, 2 and 5).
 public struct VideoProbe: Sendable, Equatable {
-    /// `N`: frames ffmpeg writes, counted by SPEC.md section 1's ffprobe command.
+    /// `N`: frames ffmpeg writes, counted by SPEC.md section 1's ffprobe command (`probe`) or by
+    /// ffmpeg's `showinfo` in the same run that decodes (`decode(_:maxWindows:)`): the same frames.
     public let frameCount: Int
-    /// Each frame's presentation time minus the first frame's (seconds); nil where ffprobe says N/A.
+    /// Each frame's presentation time minus the first frame's (seconds), as ffprobe prints it;
+    /// nil where ffprobe says N/A.
     public let frameTimes: [Double?]
     /// The stream's `avg_frame_rate` as a number (nil when ffprobe gives 0/0).
     public let fps: Double?
@@ -81,14 +83,36 @@ public struct VideoDecoder: Sendable {
     /// frame's time by SPEC.md section 1's command (count within `maxFrames`, times within
     /// `maxSeconds`). Throws `noVideoStream`, `unsupported`, `corrupt`, `tooLong`, `timeout`,
     /// `cancelled`, `toolUnavailable`. Does not check `N >= 25` (see `windows(maxWindows:)`).
+    /// `decode(_:maxWindows:)` gets the same probe from one ffmpeg run instead of this second pass.
     public func probe(_ input: VideoInput, cancellation: VideoCancellation? = nil) throws(VideoError) -> VideoProbe {
+        let stream = try streamReport(input, countPackets: false, cancellation: cancellation)
+        return try stream.probe(times: frameTimes(input, cancellation: cancellation))
+    }
+
+    /// What the first, cheap ffprobe pass learns: the stream, the container and, when asked,
+    /// the number of packets (a demux, no decoding): the estimate of `N`.
+    struct StreamReport {
+        var fps: Double?
+        var durationSeconds: Double?
+        var width: Int, height: Int, rotation: Int
+        var codecName: String, formatName: String
+        var timeBase: String
+        var packetCount: Int?
+
+        func probe(times: [Double?]) -> VideoProbe {
+            VideoProbe(frameCount: times.count, frameTimes: times, fps: fps, durationSeconds: durationSeconds,
+                       width: width, height: height, rotation: rotation, codecName: codecName, formatName: formatName)
+        }
+    }
+
+    func streamReport(_ input: VideoInput, countPackets: Bool,
+                      cancellation: VideoCancellation?) throws(VideoError) -> StreamReport {
         if let bytes = input.byteCount, bytes > limits.maxBytes {
             throw VideoError.tooLong("\(bytes) bytes, the limit is \(limits.maxBytes)")
         }
-        // 1. Stream and container.
-        let streamArgs = ["-v", "error"] + inputArguments + [
+        let streamArgs = ["-v", "error"] + inputArguments + (countPackets ? ["-count_packets"] : []) + [
             "-select_streams", "v:0",
-            "-show_entries", "stream=codec_type,codec_name,width,height,avg_frame_rate:stream_side_data=rotation:format=duration,format_name",
+            "-show_entries", "stream=codec_type,codec_name,width,height,avg_frame_rate,time_base\(countPackets ? ",nb_read_packets" : ""):stream_side_data=rotation:format=duration,format_name",
             "-of", "json", VideoDecoder.inputURL]
         let child = try ChildProcess(executable: tools.ffprobe, arguments: streamArgs, inputFD: input.fd,
                                      limits: limits, cancellation: cancellation)
@@ -126,27 +150,26 @@ public struct VideoDecoder: Sendable {
         if let d = duration, d > limits.maxSeconds {
             throw VideoError.tooLong("\(d) s, the limit is \(limits.maxSeconds) s")
         }
-        let fps = VideoDecoder.rational(stream["avg_frame_rate"] as? String)
+        return StreamReport(fps: VideoDecoder.rational(stream["avg_frame_rate"] as? String), durationSeconds: duration,
+                            width: width, height: height, rotation: rotation,
+                            codecName: stream["codec_name"] as? String ?? "", formatName: formatName,
+                            timeBase: stream["time_base"] as? String ?? "",
+                            packetCount: (stream["nb_read_packets"] as? String).flatMap { Int($0) })
+    }
 
-        // 2. Every frame's time (SPEC.md section 1): a frame is a non-empty line, its time the first field.
+    /// Every frame's time (SPEC.md section 1): a frame is a non-empty line, its time the first field.
+    func frameTimes(_ input: VideoInput, cancellation: VideoCancellation?) throws(VideoError) -> [Double?] {
         let frameArgs = ["-v", "error"] + inputArguments + [
             "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time",
             "-of", "csv=p=0", VideoDecoder.inputURL]
         let frames = try ChildProcess(executable: tools.ffprobe, arguments: frameArgs, inputFD: input.fd,
                                       limits: limits, cancellation: cancellation)
-        var times: [Double?] = []
+        var times = FrameTimes(limits: limits)
         var line: [UInt8] = []
-        var first: Double?
-        let maxFrames = limits.maxFrames, maxSeconds = limits.maxSeconds
         func take(_ line: [UInt8]) throws(VideoError) {
             if line.isEmpty { return }
             let field = line.split(separator: UInt8(ascii: ","), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-            let t = Double(String(decoding: field, as: UTF8.self))
-            if first == nil, let t { first = t }
-            let relative = t.flatMap { t in first.map { t - $0 } }
-            times.append(relative)
-            if times.count > maxFrames { throw VideoError.tooLong("more than \(maxFrames) frames") }
-            if let r = relative, r > maxSeconds { throw VideoError.tooLong("frames past \(maxSeconds) s") }
+            try times.append(Double(String(decoding: field, as: UTF8.self)))
         }
         do {
             try frames.readStdout { chunk in
@@ -158,10 +181,32 @@ public struct VideoDecoder: Sendable {
             try take(line)
         } catch let e as VideoError { _ = frames.finish(); throw e } catch { _ = frames.finish(); throw VideoError.corrupt("\(error)") }
         try VideoDecoder.check(frames.finish(), tool: "ffprobe", limits: limits)
-        if first == nil && !times.isEmpty { times = times.map { _ in nil } }
-        return VideoProbe(frameCount: times.count, frameTimes: times.map { $0.map(VideoDecoder.microseconds) },
-                          fps: fps, durationSeconds: duration, width: width, height: height, rotation: rotation,
-                          codecName: stream["codec_name"] as? String ?? "", formatName: formatName)
+        return times.relative
+    }
+
+    /// Frame times as ffprobe prints them (seconds, 6 decimals), counted within `maxFrames` and
+    /// `maxSeconds`, made relative to the first frame that has one.
+    struct FrameTimes {
+        let limits: VideoLimits
+        private(set) var absolute: [Double?] = []
+        private var first: Double?
+
+        init(limits: VideoLimits) { self.limits = limits }
+
+        var count: Int { absolute.count }
+
+        mutating func append(_ t: Double?) throws(VideoError) {
+            if first == nil, let t { first = t }
+            absolute.append(t)
+            if absolute.count > limits.maxFrames { throw VideoError.tooLong("more than \(limits.maxFrames) frames") }
+            if let t, let first, t - first > limits.maxSeconds { throw VideoError.tooLong("frames past \(limits.maxSeconds) s") }
+        }
+
+        /// Each time minus the first, to the microsecond (nil where there is none).
+        var relative: [Double?] {
+            guard let first else { return absolute }
+            return absolute.map { $0.map { VideoDecoder.microseconds($0 - first) } }
+        }
     }
 
     /// Decodes only the sampled frames of `windows` (increasing window indices, as
@@ -222,6 +267,212 @@ public struct VideoDecoder: Sendable {
         try VideoDecoder.check(child.finish(), tool: "ffmpeg", limits: limits)
         guard written == indices.count, pixels.isEmpty else {
             throw VideoError.corrupt("ffmpeg wrote \(written) of the \(indices.count) selected frames")
+        }
+    }
+
+    /// Probe and sampled decode of the windows SPEC.md section 2 scores with at most `maxWindows`,
+    /// mostly in one decoding ffmpeg run instead of `probe`'s full ffprobe pass plus a decode.
+    /// A cheap ffprobe pass gives the stream, the container and the packet count, the estimate of
+    /// `N`; then ffmpeg runs SPEC.md section 1's command with `showinfo` ahead of the `select` of
+    /// the windows the estimate gives: it reports every decoded frame (so `N`) and its timestamp,
+    /// and holds the selected frames until the input ends, so `N` is known before the first frame
+    /// leaves. When the windows of the true `N` are among those selected, `body` gets them as they
+    /// come, in order (one window held here); otherwise that run is stopped and a second one
+    /// decodes them, as `decode(_:probe:windows:)`. Containers other than MP4/QuickTime and
+    /// Matroska/WebM (whose frames may lack presentation times, where ffmpeg's and ffprobe's
+    /// best-effort timestamps can differ), a report whose timestamps are missing or not
+    /// increasing, and selections over `limits.maxHeldBytes` take `probe`'s ffprobe pass then
+    /// `decode(_:probe:windows:)`. The returned probe, the windows and every frame's bytes and time
+    /// equal that two-pass path's. Throws as `probe`, `tooShort` when `N < 25` (before `body` is
+    /// called), and as `decode(_:probe:windows:)`.
+    @discardableResult
+    public func decode(_ input: VideoInput, maxWindows: Int, cancellation: VideoCancellation? = nil,
+                       _ body: (VideoWindowFrames) throws -> Void) throws -> VideoProbe {
+        precondition(maxWindows >= 1, "maxWindows must be at least 1")
+        let stream = try streamReport(input, countPackets: true, cancellation: cancellation)
+        let guess = VideoDecoder.speculativeWindows(estimate: stream.packetCount ?? 0, maxWindows: maxWindows)
+        let frameBytes = stream.width * stream.height * 3
+        if VideoDecoder.oneRunFormats.contains(stream.formatName),
+           guess.count * WindowRule.framesPerWindow <= limits.maxHeldBytes / frameBytes {
+            switch try sampledRun(input, stream: stream, guess: guess, maxWindows: maxWindows,
+                                  cancellation: cancellation, body) {
+            case .done(let probe):
+                return probe
+            case .otherWindows(let probe):
+                try decode(input, probe: probe, windows: probe.windows(maxWindows: maxWindows), cancellation: cancellation, body)
+                return probe
+            case .timesUnproven:
+                break
+            }
+        }
+        let probe = try stream.probe(times: frameTimes(input, cancellation: cancellation))
+        try decode(input, probe: probe, windows: probe.windows(maxWindows: maxWindows), cancellation: cancellation, body)
+        return probe
+    }
+
+    /// Containers whose every frame carries its presentation time, so that ffmpeg (with
+    /// `-copyts`) and ffprobe agree on each frame's best-effort timestamp (ffprobe's format_name).
+    static let oneRunFormats: Set<String> = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"]
+
+    /// The windows to decode before `N` is known: those of the estimate when it gives more than
+    /// `maxWindows` windows; otherwise all of them and one more (a true `N` a little above the
+    /// estimate then needs no second run), within `maxWindows`.
+    static func speculativeWindows(estimate: Int, maxWindows: Int) -> [Int] {
+        let k = WindowRule.windowCount(frames: estimate)
+        if k > maxWindows { return (try? WindowRule.windows(frames: estimate, maxWindows: maxWindows)) ?? [0] }
+        return Array(0..<min(maxWindows, k + 1))
+    }
+
+    /// How the single run ended: all windows delivered; stopped before any frame left because the
+    /// true `N` picks windows not selected (its probe, with exact times); or stopped because
+    /// ffmpeg's timestamps are not provably ffprobe's.
+    enum SampledRunEnd {
+        case done(VideoProbe)
+        case otherWindows(VideoProbe)
+        case timesUnproven
+    }
+
+    private enum Stop: Error { case otherWindows(VideoProbe), timesUnproven }
+
+    /// SPEC.md section 1's ffmpeg command with `showinfo` (every frame's number and pts, before
+    /// any is dropped) ahead of the `select` of `guess`, then `reverse,reverse`: the selected
+    /// frames wait inside ffmpeg, unchanged and in the decoder's pixel format (half of RGB's bytes
+    /// for 4:2:0), until the input ends, so every showinfo line precedes the first frame written.
+    /// `-copyts` keeps each pts the decoder's best-effort timestamp (no start-time shift).
+    func sampledRun(_ input: VideoInput, stream: StreamReport, guess: [Int], maxWindows: Int,
+                    cancellation: VideoCancellation?, _ body: (VideoWindowFrames) throws -> Void) throws -> SampledRunEnd {
+        let indices = guess.flatMap(WindowRule.frames(ofWindow:))
+        let args = ["-nostdin", "-hide_banner", "-nostats", "-v", "repeat+level+info", "-copyts"] + inputArguments +
+            ["-i", VideoDecoder.inputURL, "-map", "0:v:0",
+             "-vf", "showinfo=checksum=0,select='\(VideoDecoder.selectExpression(windows: guess))',reverse,reverse",
+             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        let child = try ChildProcess(executable: tools.ffmpeg, arguments: args, inputFD: input.fd,
+                                     limits: limits, cancellation: cancellation)
+        let frameBytes = stream.width * stream.height * 3
+        var report = ShowinfoReport(limits: limits)
+        var probe: VideoProbe?
+        var windows: Set<Int> = []
+        // Once every frame is counted: the probe and the windows, or why this run cannot give them.
+        func decide() throws {
+            guard report.increasing, report.timeBase == stream.timeBase else { throw Stop.timesUnproven }
+            let p = stream.probe(times: report.times.relative)
+            let chosen = try p.windows(maxWindows: maxWindows)
+            guard Set(chosen).isSubset(of: guess) else { throw Stop.otherWindows(p) }
+            probe = p
+            windows = Set(chosen)
+        }
+        var pixels: [UInt8] = []
+        var filled = 0
+        var pending: [VideoFrame] = []
+        var written = 0
+        do {
+            try child.readStdout({ chunk in
+                if probe == nil { try decide() }
+                var offset = 0
+                while offset < chunk.count {
+                    guard written < indices.count else {
+                        throw VideoError.corrupt("ffmpeg wrote more frames than the \(indices.count) selected")
+                    }
+                    let index = indices[written]
+                    let scored = windows.contains(index / WindowRule.windowLength)   // else skipped
+                    let n = min(frameBytes - filled, chunk.count - offset)
+                    if scored {
+                        if pixels.isEmpty { pixels.reserveCapacity(frameBytes) }
+                        pixels.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[offset..<(offset + n)]))
+                    }
+                    offset += n
+                    filled += n
+                    if filled == frameBytes {
+                        if scored {
+                            pending.append(VideoFrame(index: index, time: probe!.frameTimes[index],
+                                                      image: RGBImage(width: stream.width, height: stream.height, pixels: pixels)))
+                            pixels = []
+                        }
+                        filled = 0
+                        written += 1
+                        if pending.count == WindowRule.framesPerWindow {
+                            let batch = VideoWindowFrames(window: index / WindowRule.windowLength, frames: pending)
+                            pending = []
+                            try body(batch)
+                        }
+                    }
+                }
+            }, stderrLine: { line in try report.take(line) })
+        } catch Stop.otherWindows(let p) {
+            _ = child.finish()
+            return .otherWindows(p)
+        } catch Stop.timesUnproven {
+            _ = child.finish()
+            return .timesUnproven
+        } catch {
+            _ = child.finish()
+            throw error
+        }
+        try VideoDecoder.check(child.finish(), tool: "ffmpeg", limits: limits)
+        if probe == nil {   // no frame written at all
+            do { try decide() } catch Stop.otherWindows(let p) { return .otherWindows(p) } catch Stop.timesUnproven { return .timesUnproven }
+        }
+        let n = report.times.count
+        guard filled == 0, written == indices.prefix(while: { $0 < n }).count else {
+            throw VideoError.corrupt("ffmpeg wrote \(written) sampled frames of \(n) decoded")
+        }
+        return .done(probe!)
+    }
+
+    /// Reads ffmpeg's stderr at `-v repeat+level+info`: `showinfo`'s frame lines (`n:` counting from 0,
+    /// `pts:` in the stream's time base) and its input time base; keeps error lines for the message.
+    struct ShowinfoReport {
+        var times: FrameTimes
+        var timeBase = ""
+        private var lastPTS: Int64?
+        /// Every pts present and strictly increasing: the decoder's pts were used throughout, as
+        /// ffprobe's best-effort timestamps then are (see docs/video.md).
+        private(set) var increasing = true
+
+        init(limits: VideoLimits) { times = FrameTimes(limits: limits) }
+
+        private static let prefix = Array("[Parsed_showinfo_0 @ 0x".utf8)
+        private static let tag = Array("] [info] ".utf8)
+
+        /// True for a line kept for the error message.
+        mutating func take(_ line: ArraySlice<UInt8>) throws -> Bool {
+            guard line.starts(with: ShowinfoReport.prefix) else {
+                return ["[error]", "[fatal]", "[panic]"].contains { line.firstRange(of: Array($0.utf8)) != nil }
+            }
+            guard let tag = line.firstRange(of: ShowinfoReport.tag) else { return false }
+            let text = String(decoding: line[tag.upperBound...], as: UTF8.self)
+            if text.hasPrefix("config in time_base: ") {
+                timeBase = String(text.dropFirst("config in time_base: ".count).prefix { $0 != "," })
+                return false
+            }
+            guard text.hasPrefix("n:") else { return false }
+            // "n:   7 pts:   3584 pts_time:0.233333 ...", or "pts:NOPTS".
+            guard let n = ShowinfoReport.field("n:", in: text), let ptsText = ShowinfoReport.field("pts:", in: text),
+                  Int(n) == times.count else {
+                throw VideoError.corrupt("ffmpeg's frame report is out of order: \(text.prefix(80))")
+            }
+            let p = Int64(ptsText)   // nil for NOPTS
+            try times.append(p.flatMap(seconds))
+            if let p, let last = lastPTS, p <= last { increasing = false }
+            if p == nil { increasing = false }
+            lastPTS = p ?? lastPTS
+            return false
+        }
+
+        /// The token after `key` and any spaces.
+        static func field(_ key: String, in text: String) -> Substring? {
+            guard let r = text.range(of: key) else { return nil }
+            let rest = text[r.upperBound...].drop { $0 == " " }
+            let token = rest.prefix { $0 != " " }
+            return token.isEmpty ? nil : token
+        }
+
+        /// The pts in seconds as ffprobe prints `best_effort_timestamp_time` ("%f" of pts times the
+        /// time base as a double), read back: the same number `probe` reads.
+        private func seconds(_ pts: Int64) -> Double? {
+            let parts = timeBase.split(separator: "/")
+            guard parts.count == 2, let num = Double(parts[0]), let den = Double(parts[1]), den != 0 else { return nil }
+            return Double(String(format: "%f", Double(pts) * (num / den)))
         }
     }
 
