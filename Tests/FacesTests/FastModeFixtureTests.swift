@@ -122,3 +122,44 @@ final class FastModeFixtureTests: XCTestCase {
         XCTAssertEqual(found.map(\.box.array), [[175, 76, 265, 166], [126, 335, 215, 425]])
     }
 }
+
+/// The fast mode's input path: the exact mode's answers on frames too small for any level, on
+/// padded strides, and the same errors.
+final class FastModeBadInputTests: XCTestCase {
+    let fast = try! FaceDetector(mode: .fast)
+
+    func testTinyAndThinFrames() throws {
+        for (width, height) in [(1, 1), (1, 300), (300, 1), (7, 5), (79, 79), (2000, 3)] {
+            let image = RGBImage(width: width, height: height, pixels: Array(repeating: 128, count: width * height * 3))
+            XCTAssertEqual(try fast.detect(image), [], "\(width)x\(height)")
+        }
+    }
+
+    func testOddStridesGiveTheExactDetections() throws {
+        let image = try VideoFixture.frame("t1_edge.jpg")
+        let dense = Grayscale.opencv(image)
+        let expected = try FaceDetector().detect(image)
+        XCTAssertFalse(expected.isEmpty)
+        for stride in [image.width + 1, image.width + 61] {
+            var padded = [UInt8](repeating: 255, count: (image.height - 1) * stride + image.width)
+            for row in 0..<image.height {
+                padded.replaceSubrange(row * stride ..< row * stride + image.width,
+                                       with: dense[row * image.width ..< (row + 1) * image.width])
+            }
+            let found = try padded.withUnsafeBufferPointer {
+                try fast.detect(gray: $0, width: image.width, height: image.height, stride: stride)
+            }
+            XCTAssertEqual(found, expected, "stride \(stride)")
+        }
+    }
+
+    func testSameErrors() throws {
+        XCTAssertThrowsError(try fast.detect(RGBImage(width: 0, height: 0, pixels: []))) {
+            XCTAssertEqual($0 as? FaceError, .emptyImage(width: 0, height: 0))
+        }
+        let bytes = [UInt8](repeating: 0, count: 2048 * 2049)
+        XCTAssertThrowsError(try bytes.withUnsafeBufferPointer {
+            try FaceDetector(upsampling: 3, mode: .fast).detect(gray: $0, width: 2048, height: 2049, stride: 2048)
+        }) { XCTAssertEqual($0 as? FaceError, .tooLarge(width: 2048, height: 2049, upsampling: 3)) }
+    }
+}
