@@ -170,8 +170,8 @@ std::vector<dlib::rect_detection> detectFast(const dlib::array2d<unsigned char> 
         scanner.get_feature_extractor()(*source, feats, static_cast<int>(cell), static_cast<int>(filterRows),
                                         static_cast<int>(filterCols));
         if (feats.size() == 0 || feats[0].size() == 0) return;
-        // HOG column j holds the cell j - (filterCols - 1) / 2 + 1 of the area; a response at
-        // column c reads columns c - filterCols / 2 ... c + (filterCols - 1) / 2.
+        // HOG column j describes the area's cell j - (filterCols - 1) / 2 (and its neighbours);
+        // a response at column c reads columns c - filterCols / 2 ... c + (filterCols - 1) / 2.
         const long padCols = (filterCols - 1) / 2, padRows = (filterRows - 1) / 2;
         const dlib::rectangle kept(
             area.left() > whole.left() ? padCols + guardCells + filterCols / 2 : 0,
