@@ -43,6 +43,33 @@ enum VideoFixture {
         return Dictionary(uniqueKeysWithValues: frames.map { ($0["index"] as! Int, $0) })
     }
 
+    /// The frames `wanted` of `file` as ffmpeg writes them (rgb24), reading one frame at a time.
+    static func sampledFrames(_ file: String, width: Int, height: Int, wanted: Set<Int>) throws -> [Int: RGBImage] {
+        let ffmpeg = Process()
+        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        ffmpeg.arguments = ["-nostdin", "-v", "error", "-i", VideoFixture.directory.appendingPathComponent(file).path,
+                            "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        let pipe = Pipe()
+        ffmpeg.standardOutput = pipe
+        try ffmpeg.run()
+        var frames: [Int: RGBImage] = [:]
+        let frameBytes = width * height * 3
+        var index = 0
+        while let data = try pipe.fileHandleForReading.read(upToCount: frameBytes), !data.isEmpty {
+            var frame = data
+            while frame.count < frameBytes, let more = try pipe.fileHandleForReading.read(upToCount: frameBytes - frame.count),
+                  !more.isEmpty {
+                frame += more
+            }
+            XCTAssertEqual(frame.count, frameBytes, "\(file): frame \(index) is whole")
+            if wanted.contains(index) { frames[index] = RGBImage(width: width, height: height, pixels: [UInt8](frame)) }
+            index += 1
+        }
+        ffmpeg.waitUntilExit()
+        XCTAssertEqual(ffmpeg.terminationStatus, 0, file)
+        return frames
+    }
+
     static func clipFrames(_ name: String, _ key: String) -> [[Int]] {
         (response(name)[key] as! [[String: Any]]).map { $0["frames"] as! [Int] }
     }

@@ -21,7 +21,7 @@ final class WholeFramesFixtureTests: XCTestCase {
         var decoded: [Int] { lock.withLock { calls.sorted() } }
     }
 
-    private func run(_ name: String) throws -> (FrameFaces, Decoder) {
+    static func run(_ name: String, detector: FaceDetector) throws -> (FrameFaces, Decoder) {
         let decoder = Decoder(VideoFixture.frameFiles(name))
         let clips = (VideoFixture.clipFrames(name, "clips") + VideoFixture.clipFrames(name, "skipped_clips"))
             .sorted { $0.first! < $1.first! }
@@ -30,8 +30,8 @@ final class WholeFramesFixtureTests: XCTestCase {
         return (faces, decoder)
     }
 
-    private func assertMatchesFixture(_ name: String) throws {
-        let (result, decoder) = try run(name)
+    static func assertMatchesFixture(_ name: String, detector: FaceDetector) throws {
+        let (result, decoder) = try run(name, detector: detector)
         XCTAssertEqual(result.scoredClips, VideoFixture.clipFrames(name, "clips"), name)
         XCTAssertEqual(result.skippedClips, VideoFixture.clipFrames(name, "skipped_clips"), name)
         let expected = VideoFixture.responseFrames(name)
@@ -52,8 +52,8 @@ final class WholeFramesFixtureTests: XCTestCase {
     /// astronaut, coffee_512, t1_group, hanks_112: coffee_512 takes astronaut's box (the nearest
     /// frame of its size), hanks_112's crop is clipped at the left and bottom (99 pixels).
     func testFrames4() throws {
-        try assertMatchesFixture("frames4")
-        let (result, _) = try run("frames4")
+        try Self.assertMatchesFixture("frames4", detector: detector)
+        let (result, _) = try Self.run("frames4", detector: detector)
         XCTAssertEqual(result.faces[1]?.face.source, 0)
         XCTAssertEqual(result.faces[3]?.face.crop, FaceCrop(x: 0, y: 13, size: 99))
     }
@@ -61,8 +61,8 @@ final class WholeFramesFixtureTests: XCTestCase {
     /// t1_edge, astronaut_gray, coffee_512, astronaut, hanks_112, t1_group in clips [0-3], [2-5]:
     /// coffee_512 is as near to frame 1 as to frame 3 and takes frame 1's box (the earlier).
     func testFrames6() throws {
-        try assertMatchesFixture("frames6")
-        let (result, _) = try run("frames6")
+        try Self.assertMatchesFixture("frames6", detector: detector)
+        let (result, _) = try Self.run("frames6", detector: detector)
         XCTAssertEqual(result.faces[2]?.face.source, 1)
         XCTAssertEqual(result.faces[0]?.face.crop.size, 134, "t1_edge's crop is clipped at the right edge")
     }
