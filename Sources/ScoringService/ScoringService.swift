@@ -1,5 +1,6 @@
 import DFGaze
 import Foundation
+import JSONText
 import HTTPServer
 import Logging
 
