@@ -119,9 +119,10 @@ public struct ScoreJSON: Encodable, Sendable {
         fakeProbability = report.fakeProbability
         label = report.label
         threshold = report.threshold
+        let gaze = Dictionary(report.frames.map { ($0.index, $0.gaze) }, uniquingKeysWith: { first, _ in first })
         clips = report.clips.map { clip in
             Clip(frames: clip.frames, fakeProbability: clip.fakeProbability, headFakeProbabilities: clip.headFakeProbabilities,
-                 gaze: clip.frames.map { report.frames[$0].gaze })
+                 gaze: clip.frames.compactMap { gaze[$0] })
         }
         skippedClips = []
         frames = report.frames.map { Frame(index: $0.index, yawDeg: $0.yawDeg, pitchDeg: $0.pitchDeg, gaze: $0.gaze) }

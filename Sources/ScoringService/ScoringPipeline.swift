@@ -253,12 +253,12 @@ extension VideoScorer {
         let flat = clips.flatMap { $0.map { jpegs[$0] } }
         var report = try score(jpegs: flat, options: options)
         var frames: [ScoreReport.Frame?] = Array(repeating: nil, count: jpegs.count)
-        for (position, index) in clips.joined().enumerated() where frames[index] == nil {
+        for (position, index) in clips.joined().enumerated() where frames[index] == nil && position < report.frames.count {
             var frame = report.frames[position]
             frame.index = index
             frames[index] = frame
         }
-        for i in report.clips.indices { report.clips[i].frames = clips[i] }
+        for i in report.clips.indices where i < clips.count { report.clips[i].frames = clips[i] }
         report.frames = frames.compactMap { $0 }
         return report
     }
