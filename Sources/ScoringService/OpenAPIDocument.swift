@@ -309,7 +309,7 @@ components:
               type: array
               items:
                 type: integer
-              description: The frames concerned, when several are (`no_face`, whole frames: those without a face; video: the sampled frames without one).
+              description: "The frames concerned, when several are (`no_face`, whole frames: those without a face; video: the sampled frames without one)."
         request_id:
           type: string
     Health:
@@ -346,7 +346,7 @@ components:
             $ref: '#/components/schemas/Clip'
         skipped_clips:
           type: array
-          description: Clips not scored (a video's windows, or whole-frame clips, without a face). Empty for face crops.
+          description: "Clips not scored (a video's windows, or whole-frame clips, without a face). Empty for face crops."
           items:
             type: object
             required: [frames, reason]
