@@ -136,7 +136,6 @@ public struct ScoringPipeline: Sendable {
         var networks: [String: Double] = [:]
         var facesSeconds = 0.0, insideSeconds = 0.0
         var done = 0
-        let decodeStart = DispatchTime.now()
         try decoder.decode(input, probe: probe, windows: windows, cancellation: cancellation) { window in
             let windowStart = DispatchTime.now()
             defer { insideSeconds += Self.seconds(since: windowStart) }
@@ -167,7 +166,6 @@ public struct ScoringPipeline: Sendable {
             progress(done, windows.count)
         }
         let videoSeconds = Self.seconds(since: start) - insideSeconds
-        _ = decodeStart
         guard !clips.isEmpty else {
             throw APIError(.noFace, "no face found in any window of the video (no face in sampled frames \(noFaceFrames))",
                            frames: noFaceFrames)
