@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "ScoringService", dependencies: [
             "HTTPServer", "DFGaze", "Weights",
             "Imaging",
-            "Jobs", "JSONText",
+            "Jobs", "JSONText", "Faces", "Video",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
