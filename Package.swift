@@ -72,7 +72,7 @@ let package = Package(
         // routes or the model: it stores opaque request bytes and opaque result JSON.
         .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL", "JSONText"]),
         .executableTarget(name: "dfgaze", dependencies: [
-            "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
+            "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc", "Faces",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -36,11 +36,13 @@ public struct ModelInfo: Encodable, Sendable {
         var version = FaceDetector.version
         var detector = "HOG frontal face detector (get_frontal_face_detector), on OpenCV's 8-bit grayscale"
         var upsampling = FaceDetector.defaultUpsampling
+        /// `exact` or `fast` (`--face-detection`; docs/faces.md).
+        public var mode = FaceDetectionMode.exact.rawValue
         var face = "the highest-scoring detection (dlib's first); a frame without one borrows the box of the nearest frame of its clip (whole frames: of the same size)"
         var cropRule = FaceCrop.rule
         var cropEncoding = "JPEG quality 95, 4:2:0, accurate DCT (TurboJPEG), then the network input above"
         enum CodingKeys: String, CodingKey {
-            case library, version, detector, upsampling, face, cropRule = "crop_rule", cropEncoding = "crop_encoding"
+            case library, version, detector, upsampling, mode, face, cropRule = "crop_rule", cropEncoding = "crop_encoding"
         }
     }
 

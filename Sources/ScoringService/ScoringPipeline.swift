@@ -22,6 +22,9 @@ public struct ScoringPipeline: Sendable {
     public var videoTools: VideoTools
     /// The default and the bound of a request's `max_windows`.
     public var maxWindows: Int
+    /// `exact` (dlib's own scan, the default) or `fast` (coarse levels everywhere, fine levels near
+    /// what they found: docs/faces.md).
+    public var faceDetection: FaceDetectionMode = .exact
 
     public init(scoring: ScoringOptions = ScoringOptions(), videoLimits: VideoLimits = VideoLimits(),
                 videoTools: VideoTools = VideoTools(), maxWindows: Int = WindowRule.defaultMaxWindows) {
@@ -34,10 +37,12 @@ public struct ScoringPipeline: Sendable {
     public init(_ configuration: ServiceConfiguration) {
         self.init(scoring: configuration.scoring, videoLimits: configuration.video, videoTools: configuration.videoTools,
                   maxWindows: configuration.maxWindows)
+        faceDetection = configuration.faceDetection
     }
 
-    /// What `/v1/model` says of the detector.
-    public static let detector = try! FaceDetector()
+    /// One detector per mode, made once (each call scans with its own copy of the model).
+    private static let detectors = Dictionary(uniqueKeysWithValues: FaceDetectionMode.allCases.map { ($0, try! FaceDetector(mode: $0)) })
+    private var detector: FaceDetector { Self.detectors[faceDetection]! }
 
     /// Scores `request`. `progress(clipsDone, clipsTotal)` is called as clips are scored (videos:
     /// after each window); `isCancelled` is polled between windows and clips and while ffmpeg runs
@@ -80,7 +85,7 @@ public struct ScoringPipeline: Sendable {
         let clips = DFGazeModel.clips(frameCount: jpegs.count)
         progress(0, clips.count)
         let limits = options.jpegLimits
-        let found = try FaceCropping.wholeFrames(count: jpegs.count, clips: clips, detector: Self.detector) { i in
+        let found = try FaceCropping.wholeFrames(count: jpegs.count, clips: clips, detector: detector) { i in
             if isCancelled() { throw APIError(.cancelled, "the work was cancelled") }
             do { return try JPEG.decode(jpegs[i], limits: limits) } catch { throw ScoringError(imageError: error, frame: i) }
         }
@@ -126,9 +131,6 @@ public struct ScoringPipeline: Sendable {
 
         let decoder = VideoDecoder(tools: videoTools, limits: videoLimits)
         let input = try VideoInput(data: data, maxBytes: videoLimits.maxBytes)
-        let probe = try decoder.probe(input, cancellation: cancellation)
-        let windows = try probe.windows(maxWindows: windowsAsked)
-        progress(0, windows.count)
 
         var clips: [ScoreJSON.Clip] = [], skipped: [ScoreJSON.SkippedClip] = [], frames: [ScoreJSON.Frame] = []
         var noFaceFrames: [Int] = []
@@ -136,12 +138,15 @@ public struct ScoringPipeline: Sendable {
         var networks: [String: Double] = [:]
         var facesSeconds = 0.0, insideSeconds = 0.0
         var done = 0
-        try decoder.decode(input, probe: probe, windows: windows, cancellation: cancellation) { window in
+        // One ffmpeg run finds N, the windows and their frames (a second only when the packet
+        // count misled it): docs/video.md.
+        let probe = try decoder.decode(input, maxWindows: windowsAsked, cancellation: cancellation) { window in
             let windowStart = DispatchTime.now()
             defer { insideSeconds += Self.seconds(since: windowStart) }
+            if done == 0 { progress(0, window.windowCount) }
             if isCancelled() { throw VideoError.cancelled }
             let indices = window.frames.map(\.index)
-            let faces = try FaceCropping.window(window.frames.map(\.image), indices: indices, detector: Self.detector)
+            let faces = try FaceCropping.window(window.frames.map(\.image), indices: indices, detector: detector)
             facesSeconds += Self.seconds(since: windowStart)
             noFaceFrames += zip(indices, faces.detections).filter { $0.1.isEmpty }.map(\.0)
             if let crops = faces.faces {
@@ -163,7 +168,7 @@ public struct ScoringPipeline: Sendable {
                 skipped.append(ScoreJSON.SkippedClip(frames: indices, reason: "no_face"))
             }
             done += 1
-            progress(done, windows.count)
+            progress(done, window.windowCount)
         }
         let videoSeconds = Self.seconds(since: start) - insideSeconds
         guard !clips.isEmpty else {

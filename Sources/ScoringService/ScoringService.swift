@@ -152,6 +152,7 @@ public final class ScoringService: @unchecked Sendable {
         }
         var info = scorer.modelInfo
         info.limits = Limits(configuration)
+        info.detector.mode = configuration.faceDetection.rawValue
         return (try? HTTPResponse.json(encoding: info, encoder: ScoreJSON.encoder))
             ?? APIError(.internalError, "cannot encode the model description").response(requestID: request.requestID)
     }

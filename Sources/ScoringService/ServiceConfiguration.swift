@@ -1,4 +1,5 @@
 import DFGaze
+import Faces
 import Foundation
 import Video
 
@@ -28,6 +29,9 @@ public struct ServiceConfiguration: Sendable {
     /// a video past it is refused with 503 `overloaded`. Bounds the memory queued uploads hold
     /// (each body is in memory from its upload to its answer). Default: two videos of the largest size.
     public var maxQueuedVideoBytes = 2 * VideoLimits().maxBytes
+
+    /// How faces are found (`--face-detection`): exact by default.
+    public var faceDetection: FaceDetectionMode = .exact
 
     public init() {}
 }

@@ -57,6 +57,8 @@ public struct VideoWindowFrames: Sendable, Equatable {
     /// `k`.
     public let window: Int
     public let frames: [VideoFrame]
+    /// How many windows this decoding delivers in all (for progress).
+    public let windowCount: Int
     /// `time_s` of its first and last frames.
     public var startSeconds: Double? { frames.first?.time }
     public var endSeconds: Double? { frames.last?.time }
@@ -253,7 +255,7 @@ public struct VideoDecoder: Sendable {
                         written += 1
                         if pending.count == WindowRule.framesPerWindow {
                             let window = windows[written / WindowRule.framesPerWindow - 1]
-                            let batch = VideoWindowFrames(window: window, frames: pending)
+                            let batch = VideoWindowFrames(window: window, frames: pending, windowCount: windows.count)
                             pending = []
                             try body(batch)
                         }
@@ -391,7 +393,7 @@ public struct VideoDecoder: Sendable {
                         filled = 0
                         written += 1
                         if pending.count == WindowRule.framesPerWindow {
-                            let batch = VideoWindowFrames(window: index / WindowRule.windowLength, frames: pending)
+                            let batch = VideoWindowFrames(window: index / WindowRule.windowLength, frames: pending, windowCount: windows.count)
                             pending = []
                             try body(batch)
                         }

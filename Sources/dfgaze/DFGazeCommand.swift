@@ -1,6 +1,7 @@
 import ArgumentParser
 import CMalloc
 import DFGaze
+import Faces
 import Foundation
 import ScoringService
 import Tensors
@@ -67,6 +68,9 @@ struct Score: ParsableCommand {
     @Option(help: "Most windows of the video scored, spread evenly over it.")
     var maxWindows: Int = 32
 
+    @Option(help: "Face detection: exact (the default) or fast (docs/faces.md).")
+    var faceDetection: FaceDetectionMode = .exact
+
     @Argument(help: "JPEG frames in temporal order (at least 4): face crops, or whole frames with --faces detect.")
     var frames: [String] = []
 
@@ -88,6 +92,7 @@ struct Score: ParsableCommand {
         var pipeline = ScoringPipeline()
         pipeline.scoring = ScoringOptions(threshold: threshold, maxFrames: max(64, request.frames.count))
         pipeline.maxWindows = maxWindows
+        pipeline.faceDetection = faceDetection
         let scorer = try model.load()
         let result: ScoreJSON
         do throws(APIError) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DFGaze
+import Faces
 import Foundation
 import HTTPServer
 import Imaging
@@ -36,6 +37,8 @@ struct Serve: ParsableCommand {
     var maxVideoSeconds: Double = Env.double("DFGAZE_MAX_VIDEO_SECONDS") ?? 600
     @Option(help: "Most windows (clips) scored per video, spread evenly over it; the default and the bound of a request's max_windows. [DFGAZE_MAX_WINDOWS]")
     var maxWindows: Int = Env.int("DFGAZE_MAX_WINDOWS") ?? 32
+    @Option(help: "Face detection: exact (dlib's own scan, the default) or fast (same faces on the fixture, about 2x faster on large frames; docs/faces.md). [DFGAZE_FACE_DETECTION]")
+    var faceDetection: FaceDetectionMode = Env.string("DFGAZE_FACE_DETECTION").flatMap(FaceDetectionMode.init(rawValue:)) ?? .exact
     @Option(help: "Largest header section in bytes. [DFGAZE_MAX_HEADER_BYTES]")
     var maxHeaderBytes: Int = Env.int("DFGAZE_MAX_HEADER_BYTES") ?? 16 * 1024
     @Option(help: "Most open connections. [DFGAZE_MAX_CONNECTIONS]")
@@ -169,6 +172,7 @@ struct Serve: ParsableCommand {
         service.video.maxBytes = maxVideoBytes
         service.video.maxSeconds = maxVideoSeconds
         service.maxWindows = maxWindows
+        service.faceDetection = faceDetection
         service.maxQueuedVideoBytes = 2 * maxVideoBytes
         if let apiKeysPath { service.apiKeys = try APIKeys(contentsOf: URL(fileURLWithPath: apiKeysPath)) }
         service.jobs = try jobsConfiguration()
@@ -242,3 +246,5 @@ enum Env {
         if !malformed.isEmpty { throw ValidationError("malformed environment: \(malformed.joined(separator: ", "))") }
     }
 }
+
+extension FaceDetectionMode: ExpressibleByArgument {}

@@ -211,8 +211,9 @@ final class InputsTests: XCTestCase {
             (try post(short), 422, "video_too_short"),
             (try post(audio), 415, "unsupported_video"),
             (try post(garbage), 422, "corrupt_video"),
-            // Cut inside its first cluster: the header reads, no frame does.
-            (try post(truncated, type: "video/webm"), 422, "video_too_short"),
+            // Cut inside its first cluster: the header reads, no frame does, and SPEC section 1's
+            // ffmpeg command fails on it ("File ended prematurely", exit 1): a file ffmpeg cannot read.
+            (try post(truncated, type: "video/webm"), 422, "corrupt_video"),
             (try post(VideoFixture.file("talking_astronaut.mp4")), 413, "video_too_long"),
             (try post(short, query: "?max_windows=5"), 400, "bad_request"),
             (try post(short, query: "?threshold=2"), 400, "bad_request"),
@@ -251,9 +252,13 @@ final class InputsTests: XCTestCase {
 
     /// /v1/model describes the detector and the video limits in force.
     func testModelDescribesTheDetectorAndVideoLimits() throws {
-        let (_, url) = try startService(scorer: SharedModel.get()) { service, _ in service.maxWindows = 7 }
+        let (_, url) = try startService(scorer: SharedModel.get()) { service, _ in
+            service.maxWindows = 7
+            service.faceDetection = .fast
+        }
         let model = try XCTUnwrap(try curl(["\(url)/v1/model"]).json)
         let detector = try XCTUnwrap(model["detector"] as? [String: Any])
+        XCTAssertEqual(detector["mode"] as? String, "fast")
         XCTAssertEqual(detector["library"] as? String, "dlib")
         XCTAssertEqual(detector["version"] as? String, "19.24")
         XCTAssertEqual(detector["upsampling"] as? Int, 1)
@@ -262,5 +267,18 @@ final class InputsTests: XCTestCase {
         XCTAssertEqual(limits["max_windows"] as? Int, 7)
         XCTAssertEqual(limits["max_video_bytes"] as? Int, 256 << 20)
         XCTAssertEqual(limits["max_video_seconds"] as? Double, 600)
+    }
+
+    /// `--face-detection fast` reaches the detector and, on the fixture, gives the exact mode's
+    /// faces, crops and scores (docs/faces.md: fine levels are scanned only near coarse finds).
+    func testFastFaceDetectionGivesTheFixturesFacesAndScores() throws {
+        var pipeline = ScoringPipeline()
+        pipeline.faceDetection = .fast
+        let frames = try VideoFixture.frameFiles("frames4").map { try Data(contentsOf: $0) }
+        let detect = try pipeline.score(ScoreRequest(frames: frames, faces: .detect), scorer: SharedModel.get())
+        assertMatchesCase(200, try JSONSerialization.jsonObject(with: detect.json()) as? [String: Any], "frames4")
+        let video = try Data(contentsOf: VideoFixture.file("talking_astronaut.mp4"))
+        let result = try pipeline.score(ScoreRequest(video: video), scorer: SharedModel.get())
+        assertMatchesCase(200, try JSONSerialization.jsonObject(with: result.json()) as? [String: Any], "talking_astronaut")
     }
 }

@@ -65,8 +65,10 @@ final class JobsRouteTests: XCTestCase {
         XCTAssertEqual(done["progress"] as? [String: Int], ["clips_done": 2, "clips_total": 2])
         let result = try XCTUnwrap(done["result"] as? [String: Any])
         let expected = try Fixture.expected("video8")
-        XCTAssertEqual(result["fake_probability"] as! Double, expected["fake_probability"] as! Double, accuracy: 1e-5)
-        XCTAssertEqual((result["clips"] as! [[String: Any]]).map { $0["frames"] as! [Int] }, [[0, 1, 2, 3], [4, 5, 6, 7]])
+        XCTAssertEqual(try field(result, "fake_probability", as: Double.self), try field(expected, "fake_probability", as: Double.self),
+                       accuracy: 1e-5)
+        XCTAssertEqual(try field(result, "clips", as: [[String: Any]].self).map { try field($0, "frames", as: [Int].self) },
+                       [[0, 1, 2, 3], [4, 5, 6, 7]])
         XCTAssertEqual(result["id"] as? String, "clip-7")
 
         let listed = try XCTUnwrap(curl(["\(url)/jobs?status=succeeded&limit=10"]).json)

@@ -9,18 +9,22 @@ final class ScoreEndpointTests: XCTestCase {
         XCTAssertEqual(response.status, 200, String(decoding: response.body, as: UTF8.self), file: file, line: line)
         let body = try XCTUnwrap(response.json, file: file, line: line)
         let expected = try Fixture.expected("video8")
-        XCTAssertEqual(body["fake_probability"] as! Double, expected["fake_probability"] as! Double, accuracy: 1e-5, file: file, line: line)
-        let frames = body["frames"] as! [[String: Any]]
-        let expectedFrames = expected["frames"] as! [[String: Any]]
+        XCTAssertEqual(try field(body, "fake_probability", as: Double.self), try field(expected, "fake_probability", as: Double.self),
+                       accuracy: 1e-5, file: file, line: line)
+        let frames = try field(body, "frames", as: [[String: Any]].self, file: file, line: line)
+        let expectedFrames = try field(expected, "frames", as: [[String: Any]].self)
         XCTAssertEqual(frames.count, 8, file: file, line: line)
         for (got, want) in zip(frames, expectedFrames) {
-            XCTAssertEqual(got["yaw_deg"] as! Double, want["yaw_deg"] as! Double, accuracy: 1e-3, file: file, line: line)
-            XCTAssertEqual(got["pitch_deg"] as! Double, want["pitch_deg"] as! Double, accuracy: 1e-3, file: file, line: line)
+            XCTAssertEqual(try field(got, "yaw_deg", as: Double.self, file: file, line: line), try field(want, "yaw_deg", as: Double.self),
+                           accuracy: 1e-3, file: file, line: line)
+            XCTAssertEqual(try field(got, "pitch_deg", as: Double.self, file: file, line: line), try field(want, "pitch_deg", as: Double.self),
+                           accuracy: 1e-3, file: file, line: line)
         }
-        let clips = body["clips"] as! [[String: Any]]
-        XCTAssertEqual(clips.map { $0["frames"] as! [Int] }, [[0, 1, 2, 3], [4, 5, 6, 7]], file: file, line: line)
+        let clips = try field(body, "clips", as: [[String: Any]].self, file: file, line: line)
+        XCTAssertEqual(try clips.map { try field($0, "frames", as: [Int].self, file: file, line: line) }, [[0, 1, 2, 3], [4, 5, 6, 7]],
+                       file: file, line: line)
         XCTAssertEqual(body["request_id"] as? String, response.headers["x-request-id"], file: file, line: line)
-        let model = body["model"] as! [String: Any]
+        let model = try field(body, "model", as: [String: Any].self, file: file, line: line)
         XCTAssertEqual(model["weights"] as? String, "dfgaze-demo-v1", file: file, line: line)
         XCTAssertEqual(model["demo"] as? Bool, true, file: file, line: line)
     }

@@ -101,3 +101,10 @@ final class SlowScorer: VideoScorer, @unchecked Sendable {
     let identity = ScoreReport.ModelIdentity(name: "stand-in", weights: "none", demo: true, sha256: [:])
     var modelInfo: ModelInfo { fatalError("the stand-in has no model description; not used by these tests") }
 }
+
+/// A response body's field as `T`, or a test failure naming the field (instead of a crash on `as!`).
+func field<T>(_ object: [String: Any]?, _ key: String, as type: T.Type = T.self,
+              file: StaticString = #filePath, line: UInt = #line) throws -> T {
+    try XCTUnwrap(object?[key] as? T, "field '\(key)' is missing or not \(T.self): \(String(describing: object?[key]))",
+                  file: file, line: line)
+}
