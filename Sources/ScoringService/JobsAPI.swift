@@ -192,10 +192,7 @@ extension ScoringService {
         let callback: String?
         do throws(APIError) {
             // The same checks as /score, before anything is stored.
-            let parsed = try ScoreRequest.parse(body: request.body, contentType: contentType, query: query,
-                                                maxFrames: configuration.scoring.maxFrames)
-            do { try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: configuration.scoring.maxFrames) }
-            catch { throw APIError(error) }
+            _ = try admit(body: request.body, contentType: contentType, query: query)
             callback = try JobsAPI.callbackURL(body: request.body, contentType: contentType, query: query)
             if let callback, case .failure(let why) = WebhookURL.validate(callback, allowedHosts: jobs.allowedHosts) {
                 throw APIError(.badCallbackURL, why.description)

@@ -178,17 +178,9 @@ public final class ScoringService: @unchecked Sendable {
         if server.isDraining { return refuse(APIError(.draining, "the server is shutting down; retry on another instance")) }
         guard let scorer = lock.withLock({ scorer }) else { return refuse(APIError(.notReady, "the weights are still loading")) }
         let parsed: ScoreRequest
-        let options = configuration.scoring
-        do {
-            parsed = try ScoreRequest.parse(request, maxFrames: options.maxFrames, maxBodyBytes: server.configuration.maxBodyBytes)
-            // Cheap before taking a place in the queue.
-            if parsed.video == nil { try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: options.maxFrames) }
-            if let windows = parsed.maxWindows, windows > configuration.maxWindows {
-                throw APIError(.badRequest, "max_windows must be 1...\(configuration.maxWindows), got \(windows)")
-            }
-        } catch let error as APIError { return refuse(error) }
-        catch let error as ScoringError { return refuse(APIError(error)) }
-        catch { return refuse(APIError(.internalError, "cannot read the request")) }
+        do throws(APIError) {
+            parsed = try admit(body: request.body, contentType: request.headers["Content-Type"] ?? "", query: request.queryItems)
+        } catch { return refuse(error) }
         // Video bodies wait in memory: their bytes in the queue are bounded.
         let videoBytes = parsed.video?.count ?? 0
         if videoBytes > 0 {
@@ -231,6 +223,21 @@ public final class ScoringService: @unchecked Sendable {
             release()
             refuse(APIError(.overloaded, "the inference queue is full; retry after \(configuration.retryAfterSeconds) s"))
         }
+    }
+
+    /// The checks every upload passes before it is queued (`POST /score`) or stored (`POST /jobs`):
+    /// its form, size and fields, and a frame count a clip can be made of.
+    func admit(body: [UInt8], contentType: String, query: [(name: String, value: String)]) throws(APIError) -> ScoreRequest {
+        let parsed = try ScoreRequest.parse(body: body, contentType: contentType, query: query,
+                                            maxFrames: configuration.scoring.maxFrames, maxBodyBytes: server.configuration.maxBodyBytes)
+        if parsed.video == nil {
+            do { try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: configuration.scoring.maxFrames) }
+            catch { throw APIError(error) }
+        }
+        if let windows = parsed.maxWindows, windows > configuration.maxWindows {
+            throw APIError(.badRequest, "max_windows must be 1...\(configuration.maxWindows), got \(windows)")
+        }
+        return parsed
     }
 
     /// Scores a parsed request: the /score JSON, or the error to report. What `POST /score` runs
