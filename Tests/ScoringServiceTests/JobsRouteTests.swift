@@ -75,6 +75,20 @@ final class JobsRouteTests: XCTestCase {
         XCTAssertEqual((listed["jobs"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, [id])
     }
 
+    /// A video as a job: admitted as /score admits it (not counted as frames), its progress is its
+    /// windows, and its result is the fixture's (talking_astronaut with max_windows=2: windows 0 and 2).
+    func testAVideoJobGivesTheFixturesResult() throws {
+        let url = try startJobs(scorer: SharedModel.get())
+        let submitted = try curl(["-H", "Content-Type: video/mp4", "--data-binary",
+                                  "@\(VideoFixture.file("talking_astronaut.mp4").path)", "\(url)/jobs?max_windows=2"])
+        XCTAssertEqual(submitted.status, 202, String(decoding: submitted.body, as: UTF8.self))
+        let location = try XCTUnwrap(submitted.headers["location"])
+        let done = try poll(url + location) { ($0["status"] as? String).map { ["succeeded", "failed"].contains($0) } ?? false }
+        XCTAssertEqual(done["status"] as? String, "succeeded", "\(done)")
+        XCTAssertEqual(done["progress"] as? [String: Int], ["clips_done": 2, "clips_total": 2])
+        assertMatchesCase(200, try field(done, "result", as: [String: Any].self), "talking_astronaut_w2")
+    }
+
     /// A JSON body of the given fixture frames, as a file for curl (the same bytes each time; a
     /// multipart body from curl has a new boundary each time, so it is another body).
     private func jsonBody(_ names: ArraySlice<String>) throws -> [String] {
