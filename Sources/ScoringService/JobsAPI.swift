@@ -232,24 +232,18 @@ extension ScoringService {
         APIError(.jobNotFound, "no such job (it may have expired after --job-ttl)").response(requestID: request.requestID)
     }
 
-    func getJob(_ request: HTTPRequest) -> HTTPResponse {
-        guard let jobs else { return APIError(.notFound, "jobs are off").response(requestID: request.requestID) }
-        if let refusal = authorize(request) { return refusal }
-        guard let id = jobID(request) else { return notFound(request) }
-        do {
-            guard let job = try jobs.store.job(id: id) else { return notFound(request) }
-            return jobResponse(job)
-        } catch {
-            return storeUnavailable(request, error)
-        }
-    }
+    func getJob(_ request: HTTPRequest) -> HTTPResponse { withJob(request) { jobs, id in try jobs.store.job(id: id) } }
 
-    func cancelJob(_ request: HTTPRequest) -> HTTPResponse {
+    func cancelJob(_ request: HTTPRequest) -> HTTPResponse { withJob(request) { jobs, id in try jobs.runner.cancel(id: id) } }
+
+    /// GET and DELETE /jobs/{id}: jobs on, a key when keys are on, an id that is one; then the job
+    /// as `action` leaves it (nil: no such job).
+    private func withJob(_ request: HTTPRequest, _ action: (JobsAPI, String) throws -> Job?) -> HTTPResponse {
         guard let jobs else { return APIError(.notFound, "jobs are off").response(requestID: request.requestID) }
         if let refusal = authorize(request) { return refusal }
         guard let id = jobID(request) else { return notFound(request) }
         do {
-            guard let job = try jobs.runner.cancel(id: id) else { return notFound(request) }
+            guard let job = try action(jobs, id) else { return notFound(request) }
             return jobResponse(job)
         } catch {
             return storeUnavailable(request, error)

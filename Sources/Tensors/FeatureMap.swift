@@ -34,32 +34,25 @@ public struct FeatureMap: Sendable {
     public init(nchw: [Float], batch: Int, channels: Int, height: Int, width: Int) {
         let plane = height * width
         precondition(nchw.count == batch * channels * plane, "NCHW size mismatch")
-        var out = [Float](repeating: 0, count: nchw.count)
-        out.withUnsafeMutableBufferPointer { dst in
-            nchw.withUnsafeBufferPointer { src in
-                for n in 0..<batch {
-                    for c in 0..<channels {
-                        let s = (n * channels + c) * plane
-                        let d = (c * batch + n) * plane
-                        for i in 0..<plane { dst[d + i] = src[s + i] }
-                    }
-                }
-            }
-        }
+        let out = Self.swappingOuterAxes(nchw, outer: batch, inner: channels, plane: plane)
         self.init(channels: channels, batch: batch, height: height, width: width, values: out)
     }
 
     /// The frames back in PyTorch's [N][C][H][W] order.
     public func nchw() -> [Float] {
-        let plane = planeSize
+        Self.swappingOuterAxes(values, outer: channels, inner: batch, plane: planeSize)
+    }
+
+    /// [outer][inner][plane] -> [inner][outer][plane]: between PyTorch's NCHW and our CNHW.
+    private static func swappingOuterAxes(_ values: [Float], outer: Int, inner: Int, plane: Int) -> [Float] {
         var out = [Float](repeating: 0, count: values.count)
         out.withUnsafeMutableBufferPointer { dst in
             values.withUnsafeBufferPointer { src in
-                for c in 0..<channels {
-                    for n in 0..<batch {
-                        let s = (c * batch + n) * plane
-                        let d = (n * channels + c) * plane
-                        for i in 0..<plane { dst[d + i] = src[s + i] }
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        let s = (o * inner + i) * plane
+                        let d = (i * outer + o) * plane
+                        for p in 0..<plane { dst[d + p] = src[s + p] }
                     }
                 }
             }
