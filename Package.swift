@@ -71,6 +71,7 @@ let package = Package(
         .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL"]),
         .executableTarget(name: "dfgaze", dependencies: [
             "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
+            "Faces", "Video",  // dfgaze bench --faces / --video
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

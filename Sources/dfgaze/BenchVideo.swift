@@ -1,0 +1,107 @@
+import DFGaze
+import Faces
+import Foundation
+import Video
+
+/// `dfgaze bench --video FILE` (issue 18's speed figures): the video scored window by window as
+/// the service does (one-run sampled decode, faces found and cropped per window, each window's
+/// clip through the networks), with each stage timed. Decoding is the time spent waiting for
+/// ffmpeg's frames (the decoder's call minus the time spent in its per-window body); detection
+/// is `FaceCropping.window` minus its 4 crops, which are timed by cutting and encoding them again
+/// from the boxes found (outside the total).
+struct VideoBench {
+    let path: String
+    let maxWindows: Int
+    let mode: FaceDetectionMode
+
+    struct Window {
+        var window: Int
+        var detectS = 0.0, cropS = 0.0, networkS = 0.0
+        var scored = false
+    }
+
+    func run(model dfgaze: DFGazeModel) throws -> [String: Any] {
+        let detector = try FaceDetector(mode: mode)
+        let input = try VideoInput(path: path)
+        var windows: [Window] = []
+        var bodyS = 0.0
+        let start = DispatchTime.now()
+        let probe = try VideoDecoder().decode(input, maxWindows: maxWindows) { frames in
+            let bodyStart = DispatchTime.now()
+            defer { bodyS += FacesBench.seconds(since: bodyStart) }
+            var w = Window(window: frames.window)
+            let images = frames.frames.map(\.image)
+            let faces = try FaceCropping.window(images, indices: frames.frames.map(\.index), detector: detector)
+            let facesS = FacesBench.seconds(since: bodyStart)
+            if let crops = faces.faces {
+                let t = DispatchTime.now()
+                _ = try dfgaze.score(jpegs: crops.map(\.jpeg))
+                w.networkS = FacesBench.seconds(since: t)
+                w.scored = true
+                let c = DispatchTime.now()
+                for (i, crop) in crops.enumerated() {
+                    _ = try FaceCropping.crop(images[i], box: crop.face.box, detected: crop.face.detected,
+                                              frame: crop.face.source, source: crop.face.source)
+                }
+                w.cropS = FacesBench.seconds(since: c)
+            }
+            w.detectS = facesS - w.cropS
+            windows.append(w)
+        }
+        let totalS = FacesBench.seconds(since: start) - windows.reduce(0) { $0 + $1.cropS }
+        let decodeS = totalS - (bodyS - windows.reduce(0) { $0 + $1.cropS })
+        let detectS = windows.reduce(0) { $0 + $1.detectS }, cropS = windows.reduce(0) { $0 + $1.cropS }
+        let networkS = windows.reduce(0) { $0 + $1.networkS }
+        let n = Double(max(windows.count, 1))
+        return [
+            "video": path, "width": probe.width, "height": probe.height, "fps": probe.fps ?? 0,
+            "frames": probe.frameCount, "duration_s": probe.durationSeconds ?? 0,
+            "max_windows": maxWindows, "windows": windows.count, "scored_windows": windows.filter(\.scored).count,
+            "detection_mode": mode.rawValue,
+            "total_s": totalS, "decode_s": decodeS, "detect_s": detectS, "crop_s": cropS, "network_s": networkS,
+            "per_window_s": ["decode": decodeS / n, "detect": detectS / n, "crop": cropS / n, "network": networkS / n],
+            "decode_share": decodeS / totalS, "total_over_network": totalS / networkS,
+            "children_cpu_s": ResourceUsage.cpuSeconds(children: true),
+            "peak_rss_mib": ResourceUsage.peakRSSMiB(children: false),
+            "children_peak_rss_mib": ResourceUsage.peakRSSMiB(children: true),
+            "window_detail": windows.map {
+                ["window": $0.window, "detect_s": $0.detectS, "crop_s": $0.cropS, "network_s": $0.networkS, "scored": $0.scored]
+            },
+        ]
+    }
+
+    static func printText(_ f: [String: Any], threads: Int) {
+        print("DFGaze bench --video: \(f["video"]!), \(f["width"]!)x\(f["height"]!), \(f["frames"]!) frames,"
+              + String(format: " %.1f fps, %.1f s; ", f["fps"] as! Double, f["duration_s"] as! Double)
+              + "\(f["windows"]!) windows (max \(f["max_windows"]!)), \(f["scored_windows"]!) scored; detection \(f["detection_mode"]!), \(threads) thread(s)")
+        let per = f["per_window_s"] as! [String: Double]
+        let total = f["total_s"] as! Double
+        print("  stage       per window      total    share")
+        for stage in ["decode", "detect", "crop", "network"] {
+            let t = f["\(stage)_s"] as! Double
+            print(String(format: "  %@  %8.3f s  %8.2f s  %5.1f %%", stage.padding(toLength: 9, withPad: " ", startingAt: 0),
+                         per[stage]!, t, 100 * t / total))
+        }
+        print(String(format: "  total                  %8.2f s  (decoding %.1f %%, goal <= 10 %%; total / network alone %.2fx, goal <= 1.30x with fast)",
+                     total, 100 * (f["decode_share"] as! Double), f["total_over_network"] as! Double))
+        print(String(format: "  ffmpeg/ffprobe CPU %.2f s; peak RSS %.0f MiB (largest child %.0f MiB; goal <= 1229 MiB)",
+                     f["children_cpu_s"] as! Double, f["peak_rss_mib"] as! Double, f["children_peak_rss_mib"] as! Double))
+    }
+}
+
+/// getrusage(2) figures.
+enum ResourceUsage {
+    static func usage(children: Bool) -> rusage {
+        var u = rusage()
+        getrusage((children ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue, &u)
+        return u
+    }
+
+    /// ru_maxrss (KiB on Linux): of this process, or of its largest waited-for child.
+    static func peakRSSMiB(children: Bool) -> Double { Double(usage(children: children).ru_maxrss) / 1024 }
+
+    static func cpuSeconds(children: Bool) -> Double {
+        let u = usage(children: children)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+}
