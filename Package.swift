@@ -31,11 +31,13 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
 
+        // The one JSON string quoting function (logs, hand-written bodies, job records, safetensors headers).
+        .target(name: "JSONText"),
         // Tensors and kernels: float32 activations, convolution via cblas_sgemm, pooling.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         // Weights: safetensors, manifest, SHA-256, demo generator, PyTorch checkpoint import.
         .target(name: "Weights", dependencies: [
-            "Tensors", "COpenSSL",
+            "Tensors", "COpenSSL", "JSONText",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // Image decoding (TurboJPEG) and Pillow-exact preprocessing.
@@ -54,21 +56,21 @@ let package = Package(
         .target(name: "DFGaze", dependencies: ["Tensors", "Weights", "Imaging"]),
         // HTTP/1.1 on POSIX sockets, Foundation and Dispatch: parser, multipart, routing, TLS.
         .target(name: "HTTPServer", dependencies: [
-            "COpenSSL",
+            "COpenSSL", "JSONText",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The scoring service: routes, inference queue, metrics.
         .target(name: "ScoringService", dependencies: [
             "HTTPServer", "DFGaze", "Weights",
             "Imaging",
-            "Jobs",
+            "Jobs", "JSONText", "Faces", "Video",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], exclude: ["ReviewPage"]),
         // Durable jobs (SQLite or PostgreSQL): leases, idempotency, webhooks. Knows nothing of HTTP
         // routes or the model: it stores opaque request bytes and opaque result JSON.
-        .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL"]),
+        .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL", "JSONText"]),
         .executableTarget(name: "dfgaze", dependencies: [
             "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
             "Faces", "Video",  // dfgaze bench --faces / --video
@@ -86,7 +88,7 @@ let package = Package(
         .testTarget(name: "DFGazeTests", dependencies: ["DFGaze", "Weights", "Imaging", "Tensors", "Faces", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging"]),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "JSONText"]),
         .testTarget(name: "ScoringServiceTests", dependencies: ["ScoringService", "HTTPServer", "DFGaze", "Weights", "Jobs"]),
     ]
 )

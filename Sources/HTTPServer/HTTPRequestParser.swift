@@ -8,6 +8,10 @@ public struct HTTPRequestParser: Sendable {
         public var maxBodyBytes: Int
         /// One chunk-size line including extensions.
         public var maxChunkLineBytes: Int
+        /// A request's own body limit, decided from its head (method, path, headers) in place of
+        /// `maxBodyBytes` (e.g. a larger one for a video upload). The server knows nothing of what
+        /// the application does with the body; the application says how much it takes.
+        public var bodyLimit: (@Sendable (_ method: HTTPMethod, _ path: String, _ headers: HTTPHeaders) -> Int)?
 
         public init(maxHeaderBytes: Int = 16 * 1024, maxHeaderCount: Int = 100,
                     maxBodyBytes: Int = 32 * 1024 * 1024, maxChunkLineBytes: Int = 4096) {
@@ -15,6 +19,7 @@ public struct HTTPRequestParser: Sendable {
             self.maxHeaderCount = maxHeaderCount
             self.maxBodyBytes = maxBodyBytes
             self.maxChunkLineBytes = maxChunkLineBytes
+            self.bodyLimit = nil
         }
     }
 
@@ -35,8 +40,13 @@ public struct HTTPRequestParser: Sendable {
     private var requestLine: RequestLine?
     private var fields: [(String, String)] = []
     private var bodyBytes = 0
+    /// The body limit of the request being read (`Limits.bodyLimit`, else `maxBodyBytes`).
+    private var maxBodyBytes: Int
 
-    public init(limits: Limits = Limits()) { self.limits = limits }
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+        maxBodyBytes = limits.maxBodyBytes
+    }
 
     /// True when no byte of a next request has been consumed yet (between messages).
     public var isIdle: Bool {
@@ -228,17 +238,21 @@ public struct HTTPRequestParser: Sendable {
     private mutating func finishHead(_ events: inout [ParsedEvent]) throws(HTTPError) {
         guard let requestLine else { return }
         var headers = HTTPHeaders(fields)
-        let framing = try Self.bodyFraming(headers, version: requestLine.version, limits: limits)
+        let target = requestLine.origin
+        let queryStart = target.firstIndex(of: "?")
+        let path = String(target[..<(queryStart ?? target.endIndex)])
+        maxBodyBytes = limits.bodyLimit?(requestLine.method, path, headers) ?? limits.maxBodyBytes
+        var bodyLimits = limits
+        bodyLimits.maxBodyBytes = maxBodyBytes
+        let framing = try Self.bodyFraming(headers, version: requestLine.version, limits: bodyLimits)
         try Self.validateHost(headers, version: requestLine.version)
         if let authority = requestLine.authority { headers.set("Host", authority) }
         let expectsContinue = try Self.expectation(headers, version: requestLine.version)
         // RFC 9110 §9.3.3: a POST's content is its point; no framing means we cannot know where it ends.
         if framing == .none && [HTTPMethod.POST, .PUT, .PATCH].contains(requestLine.method) { throw HTTPError.lengthRequired }
-        let target = requestLine.origin
-        let queryStart = target.firstIndex(of: "?")
         let head = HTTPRequestHead(
             method: requestLine.method, target: requestLine.target,
-            path: String(target[..<(queryStart ?? target.endIndex)]),
+            path: path,
             query: queryStart.map { String(target[target.index(after: $0)...]) },
             version: requestLine.version, headers: headers, framing: framing,
             keepAlive: Self.keepAlive(headers, version: requestLine.version),
@@ -328,7 +342,7 @@ public struct HTTPRequestParser: Sendable {
         let significant = hex.drop { $0 == UInt8(ascii: "0") }
         guard significant.count <= 15 else { throw HTTPError.badRequest("chunk size overflow") }
         let size = significant.reduce(0) { $0 * 16 + hexValue($1) }
-        guard size <= limits.maxBodyBytes - bodyBytes else { throw HTTPError.bodyTooLarge }
+        guard size <= maxBodyBytes - bodyBytes else { throw HTTPError.bodyTooLarge }
         bodyBytes += size
         state = size == 0 ? .trailers : .chunkData(remaining: size)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Logging
 
 /// A swift-log handler writing one JSON object per line to stderr:
@@ -83,23 +84,4 @@ public struct JSONLogHandler: LogHandler {
             }
         }
     }
-}
-
-/// A quoted JSON string literal for `s`: the one quoting function (log lines, and the service's
-/// hand-written bodies).
-public func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-            out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -12,6 +12,9 @@ public struct ServerConfiguration: Sendable {
     public var maxHeaderBytes: Int = 16 * 1024
     public var maxHeaderCount: Int = 100
     public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// A request's own body limit from its head, in place of `maxBodyBytes` (nil: `maxBodyBytes`
+    /// for every request). The application sets it, e.g. a larger limit for video uploads.
+    public var bodyLimit: (@Sendable (_ method: HTTPMethod, _ path: String, _ headers: HTTPHeaders) -> Int)? = nil
 
     /// Open connections beyond this are answered 503 and closed (TLS ones just closed).
     public var maxConnections: Int = 512
@@ -38,7 +41,9 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 
     var parserLimits: HTTPRequestParser.Limits {
-        .init(maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount, maxBodyBytes: maxBodyBytes)
+        var limits = HTTPRequestParser.Limits(maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount, maxBodyBytes: maxBodyBytes)
+        limits.bodyLimit = bodyLimit
+        return limits
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// A job's life: queued -> running -> succeeded | failed | canceled (running -> queued again when
 /// its lease expires or its worker stops).
@@ -104,23 +105,6 @@ public struct Job: Sendable, Equatable {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
                       Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
     }
-}
-
-/// A JSON string literal (RFC 8259 escaping; non-ASCII passes through as UTF-8).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }
 
 /// What the store refuses, typed so the HTTP layer can map each to its status.

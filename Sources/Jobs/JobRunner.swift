@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Reports progress: clips done of clips total.
 public typealias JobProgress = @Sendable (_ clipsDone: Int, _ clipsTotal: Int) -> Void

@@ -10,6 +10,13 @@ public enum APIErrorCode: String, CaseIterable, Sendable {
     case tooManyFrames = "too_many_frames"
     case notAJPEG = "not_a_jpeg"
     case imageTooLarge = "image_too_large"
+    // Faces and videos (issues 17, 18).
+    case noFace = "no_face"
+    case videoTooShort = "video_too_short"
+    case unsupportedVideo = "unsupported_video"
+    case corruptVideo = "corrupt_video"
+    case videoTooLong = "video_too_long"
+    case videoTimeout = "video_timeout"
     // The request's body and form.
     case badRequest = "bad_request"
     case badJSON = "bad_json"
@@ -38,10 +45,17 @@ public enum APIErrorCode: String, CaseIterable, Sendable {
     case jobsQueueFull = "jobs_queue_full"
     case badCallbackURL = "bad_callback_url"
     case badIdempotencyKey = "bad_idempotency_key"
+    /// The caller withdrew the work (a job cancelled, the server's drain grace ran out).
+    case cancelled = "cancelled"
 
     public var status: Int {
         switch self {
         case .tooFewFrames, .tooManyFrames, .notAJPEG, .imageTooLarge: 422
+        // A video whose decoding outlives its wall-clock budget is the video's doing (too complex, or
+        // a stream that never ends): retrying the same file fails the same way, so 422, not 5xx.
+        case .noFace, .videoTooShort, .corruptVideo, .videoTimeout: 422
+        case .unsupportedVideo: 415
+        case .videoTooLong: 413
         case .badRequest, .badJSON, .badMultipart, .badCallbackURL, .badIdempotencyKey: 400
         case .unauthorized: 401
         case .notFound, .jobNotFound: 404
@@ -56,7 +70,7 @@ public enum APIErrorCode: String, CaseIterable, Sendable {
         case .headersTooLarge: 431
         case .internalError: 500
         case .notImplemented: 501
-        case .overloaded, .draining, .notReady, .serviceUnavailable, .jobsQueueFull: 503
+        case .overloaded, .draining, .notReady, .serviceUnavailable, .jobsQueueFull, .cancelled: 503
         case .httpVersionNotSupported: 505
         }
     }
@@ -79,11 +93,14 @@ public struct APIError: Error, Sendable, Equatable {
     public var message: String
     /// The 0-based index of the offending frame, when one frame is at fault.
     public var frame: Int?
+    /// The frames concerned, when several are (`no_face`: the frames where no face was found).
+    public var frames: [Int]?
 
-    public init(_ code: APIErrorCode, _ message: String, frame: Int? = nil) {
+    public init(_ code: APIErrorCode, _ message: String, frame: Int? = nil, frames: [Int]? = nil) {
         self.code = code
         self.message = message
         self.frame = frame
+        self.frames = frames
     }
 
     init(_ error: ScoringError) { self.init(APIErrorCode(error.code), error.message, frame: error.frame) }
@@ -94,7 +111,7 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     struct Body: Encodable {
-        struct Detail: Encodable { var code: String; var message: String; var frame: Int? }
+        struct Detail: Encodable { var code: String; var message: String; var frame: Int?; var frames: [Int]? }
         var error: Detail
         var requestID: String
         enum CodingKeys: String, CodingKey { case error; case requestID = "request_id" }
@@ -102,7 +119,7 @@ public struct APIError: Error, Sendable, Equatable {
 
     /// The envelope as JSON bytes (also what a job's failure will embed).
     public func json(requestID: String) -> [UInt8] {
-        let body = Body(error: .init(code: code.rawValue, message: message, frame: frame), requestID: requestID)
+        let body = Body(error: .init(code: code.rawValue, message: message, frame: frame, frames: frames), requestID: requestID)
         // Encoding strings and an optional Int cannot fail.
         return Array((try? ScoreJSON.encoder.encode(body)) ?? Data())
     }

@@ -134,8 +134,8 @@ extension ScoringService {
             let accepted = queue.submit {
                 let waited = Date().timeIntervalSince(submitted)
                 do throws(APIError) {
-                    // INTEGRATE(issue 19 + video): pass `progress: progress, isCancelled: isCanceled` here once `run` has them.
-                    box.outcome = .success(try self.run(parsed, scorer: scorer, requestID: job.id, queueSeconds: waited))
+                    box.outcome = .success(try self.run(parsed, scorer: scorer, requestID: job.id, queueSeconds: waited,
+                                                        progress: progress, isCancelled: isCanceled))
                 } catch {
                     box.outcome = .failure(error)
                 }
@@ -147,12 +147,7 @@ extension ScoringService {
         }
         done.wait()
         switch box.outcome {
-        case .success(let data):
-            // The clips the result reports (the integrator passes `run`'s own progress through later).
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-            let clips = (object?["clips"] as? [Any])?.count ?? 0
-            progress(clips, clips)
-            return data
+        case .success(let data): return data
         case .failure(let error): throw JobFailure(error, jobID: job.id)
         case nil: throw JobFailure(APIError(.internalError, "scoring ended without an answer"), jobID: job.id)
         }

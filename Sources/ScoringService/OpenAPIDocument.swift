@@ -13,6 +13,12 @@ info:
     groups them into clips of 4 consecutive frames (plus one clip of the last 4 frames when the
     count is not a multiple of 4), runs the DFGaze networks and answers with the video's fake
     probability, each clip's and each head's probability, and each frame's gaze.
+    With `faces=detect` the frames are whole frames: the service finds and crops each face the way
+    the training data was cropped (dlib 19.24's HOG detector, FaceForensics++'s 1.3x square, JPEG
+    quality 95). A video (`video/mp4`, `video/quicktime`, `video/webm`, `video/x-matroska`, raw or
+    as a multipart part named `video`) is decoded by ffmpeg and scored as the authors' clips:
+    windows of 32 frames, frames +0, +8, +16, +24 of each, at most `max_windows` windows spread
+    evenly over the video. Long videos go to `POST /jobs`.
     Every response names the weights that answered; scores from the demo weights
     (`model.demo: true`) exercise the pipeline and mean nothing about the video.
   license:
@@ -25,25 +31,60 @@ security:
 paths:
   /score:
     post:
-      summary: Score the frames of one video.
+      summary: Score one video, given as frames (face crops or whole frames) or as a video file.
       operationId: score
       parameters:
         - $ref: '#/components/parameters/RequestID'
+        - name: faces
+          in: query
+          required: false
+          description: "`given` (default): the frames are face crops. `detect`: whole frames; the service finds and crops the faces. A video is always `detect`. A body field of the same name wins."
+          schema:
+            type: string
+            enum: [given, detect]
+        - name: threshold
+          in: query
+          required: false
+          description: Fake probability at or above which the label is `fake` (default the server's, 0.5).
+          schema:
+            type: number
+            minimum: 0
+            maximum: 1
+        - name: max_windows
+          in: query
+          required: false
+          description: Most windows (clips) of a video scored, spread evenly over it. Default and upper bound the server's `--max-windows` (32); above it, 400.
+          schema:
+            type: integer
+            minimum: 1
       requestBody:
         required: true
         content:
           multipart/form-data:
             schema:
               type: object
-              description: Every file part is a frame (any field name), in order. An optional text field `id` is echoed back.
+              description: Every file part is a frame (any field name), in order; or one part named `video` holding a video file. An optional text field `id` is echoed back; `faces`, `threshold`, `max_windows` as the query parameters.
               properties:
                 id:
                   type: string
+                faces:
+                  type: string
+                  enum: [given, detect]
+                threshold:
+                  type: number
+                  minimum: 0
+                  maximum: 1
+                max_windows:
+                  type: integer
+                  minimum: 1
                 frame:
                   type: array
                   items:
                     type: string
                     contentMediaType: image/jpeg
+                video:
+                  type: string
+                  contentMediaType: video/mp4
           application/json:
             schema:
               type: object
@@ -52,6 +93,13 @@ paths:
                 id:
                   type: string
                   maxLength: 256
+                faces:
+                  type: string
+                  enum: [given, detect]
+                threshold:
+                  type: number
+                  minimum: 0
+                  maximum: 1
                 frames:
                   type: array
                   minItems: 4
@@ -59,6 +107,23 @@ paths:
                     type: string
                     contentEncoding: base64
                     description: A JPEG frame, base64-encoded.
+          video/mp4:
+            schema:
+              type: string
+              contentMediaType: video/mp4
+              description: A video file as the raw body (up to `--max-video-bytes`, `--max-video-seconds`).
+          video/quicktime:
+            schema:
+              type: string
+              contentMediaType: video/quicktime
+          video/webm:
+            schema:
+              type: string
+              contentMediaType: video/webm
+          video/x-matroska:
+            schema:
+              type: string
+              contentMediaType: video/x-matroska
       responses:
         '200':
           description: The video's scores.
@@ -412,15 +477,21 @@ components:
                 Stable; the README lists each under its status: bad_request, bad_json, bad_multipart,
                 unauthorized, not_found, method_not_allowed, request_timeout, length_required,
                 body_too_large, uri_too_long, unsupported_media_type, expectation_failed,
-                too_few_frames, too_many_frames, not_a_jpeg, image_too_large, headers_too_large,
-                internal_error, not_implemented, overloaded, draining, not_ready, service_unavailable,
-                http_version_not_supported, job_not_found, idempotency_conflict, jobs_queue_full,
-                bad_callback_url, bad_idempotency_key.
+                too_few_frames, too_many_frames, not_a_jpeg, image_too_large, no_face,
+                video_too_short, unsupported_video, corrupt_video, video_too_long, video_timeout,
+                headers_too_large, internal_error, not_implemented, overloaded, draining, not_ready,
+                service_unavailable, cancelled, http_version_not_supported, job_not_found,
+                idempotency_conflict, jobs_queue_full, bad_callback_url, bad_idempotency_key.
             message:
               type: string
             frame:
               type: integer
               description: The 0-based index of the offending frame, when one frame is at fault.
+            frames:
+              type: array
+              items:
+                type: integer
+              description: "The frames concerned, when several are (`no_face`, whole frames: those without a face; video: the sampled frames without one)."
         request_id:
           type: string
     Health:
@@ -434,7 +505,7 @@ components:
           type: string
     ScoreResponse:
       type: object
-      required: [request_id, fake_probability, label, threshold, clips, frames, model, timings]
+      required: [request_id, fake_probability, label, threshold, clips, skipped_clips, frames, input, model, timings]
       properties:
         request_id:
           type: string
@@ -455,10 +526,46 @@ components:
           type: array
           items:
             $ref: '#/components/schemas/Clip'
+        skipped_clips:
+          type: array
+          description: "Clips not scored (a video's windows, or whole-frame clips, without a face). Empty for face crops."
+          items:
+            type: object
+            required: [frames, reason]
+            properties:
+              frames:
+                type: array
+                items:
+                  type: integer
+              reason:
+                type: string
+                enum: [no_face]
         frames:
           type: array
+          description: Each frame of a scored clip once, by increasing index.
           items:
             $ref: '#/components/schemas/Frame'
+        input:
+          type: object
+          required: [kind, frames_decoded]
+          description: "What was read: `{kind: frames, frames_decoded}`, or for a video also its size (as ffmpeg writes the frames, after rotation), rate and duration."
+          properties:
+            kind:
+              type: string
+              enum: [frames, video]
+            frames_decoded:
+              type: integer
+              description: Frames uploaded, or the video's frame count.
+            width:
+              type: integer
+            height:
+              type: integer
+            fps:
+              type: number
+              description: The stream's average frame rate.
+            duration_s:
+              type: number
+              description: The container's duration.
         model:
           $ref: '#/components/schemas/ModelIdentity'
         timings:
@@ -481,6 +588,12 @@ components:
               description: Forward time per network (gam, tam, psta; aam only with the full graph).
               additionalProperties:
                 type: number
+            faces_s:
+              type: number
+              description: Face detection and cropping (faces=detect and videos).
+            video_s:
+              type: number
+              description: Probing and decoding the video (ffprobe, ffmpeg).
     Clip:
       type: object
       required: [frames, fake_probability, head_fake_probabilities]
@@ -491,6 +604,7 @@ components:
             type: integer
           minItems: 4
           maxItems: 4
+          description: Upload indices, or a video's frame indices (32k, 32k+8, 32k+16, 32k+24).
         fake_probability:
           type: number
         head_fake_probabilities:
@@ -499,12 +613,28 @@ components:
             type: number
           minItems: 3
           maxItems: 3
+        start_s:
+          type: number
+          description: Time of the clip's first frame from the video's first frame (videos only).
+        end_s:
+          type: number
+          description: Time of the clip's last frame (videos only).
+        gaze_dispersion_deg:
+          type: number
+          description: "A description of the gaze estimate, not the classifier's reason for its score: the mean angle, in degrees, between each frame's gaze vector and the clip's mean direction (normalised sum). The paper finds real videos' gaze concentrated over a short time and fakes' dispersed. Absent when undefined."
+        gaze_step_deg:
+          type: number
+          description: "A description of the gaze estimate, not the classifier's reason: the mean angle, in degrees, between consecutive frames' gaze vectors. Absent when undefined."
     Frame:
       type: object
       required: [index, yaw_deg, pitch_deg, gaze]
       properties:
         index:
           type: integer
+          description: Upload index, or the video's frame index.
+        time_s:
+          type: number
+          description: Presentation time from the video's first frame (videos only).
         yaw_deg:
           type: number
         pitch_deg:
@@ -515,6 +645,28 @@ components:
             type: number
           minItems: 3
           maxItems: 3
+        face:
+          type: object
+          description: The face found and cropped (faces=detect and videos).
+          required: [box, crop, detected]
+          properties:
+            box:
+              type: array
+              description: "dlib's rectangle [left, top, right, bottom], inclusive, in frame pixels; it may reach past the frame."
+              items:
+                type: integer
+              minItems: 4
+              maxItems: 4
+            crop:
+              type: array
+              description: "[x, y, size]: the square cut from the frame (FaceForensics++'s 1.3x box, clipped)."
+              items:
+                type: integer
+              minItems: 3
+              maxItems: 3
+            detected:
+              type: boolean
+              description: False when the frame had no face of its own and borrowed the box of the nearest frame (of its window; whole frames, of the same size).
     ModelIdentity:
       type: object
       required: [name, weights, demo, sha256]
@@ -553,8 +705,15 @@ components:
           description: The weights manifest (provenance, files, hashes).
         input:
           type: object
+        detector:
+          type: object
+          description: The face detector and crop rule (library, version, upsampling, crop_rule, ...).
+        video:
+          type: object
+          description: How a video is read (media types, window rule).
         limits:
           type: object
+          description: Limits in force, including max_video_bytes, max_video_seconds, max_windows.
     Job:
       type: object
       required: [id, status, created_at, started_at, finished_at, progress]

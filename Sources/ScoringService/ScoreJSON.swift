@@ -14,25 +14,73 @@ public struct ScoreJSON: Encodable, Sendable {
     public var label: String
     public var threshold: Double
     public var clips: [Clip]
+    /// Clips not scored (`no_face`): windows of a video, or whole-frame clips, without a face.
+    public var skippedClips: [SkippedClip]
     public var frames: [Frame]
+    public var input: Input
     public var model: Model
     public var timings: Timings
 
     public struct Clip: Encodable, Sendable {
+        /// Frame indices: upload order, or video frame indices.
         var frames: [Int]
         var fakeProbability: Double
         var headFakeProbabilities: [Double]
+        /// `time_s` of the clip's first and last frames (videos only).
+        var startS: Double?
+        var endS: Double?
+        /// Descriptions of the gaze estimate over the clip (`GazeStatistics`), not the classifier's reason.
+        var gazeDispersionDeg: Double?
+        var gazeStepDeg: Double?
         enum CodingKeys: String, CodingKey {
             case frames, fakeProbability = "fake_probability", headFakeProbabilities = "head_fake_probabilities"
+            case startS = "start_s", endS = "end_s", gazeDispersionDeg = "gaze_dispersion_deg", gazeStepDeg = "gaze_step_deg"
         }
+
+        init(frames: [Int], fakeProbability: Double, headFakeProbabilities: [Double], gaze: [[Double]],
+             startS: Double? = nil, endS: Double? = nil) {
+            (self.frames, self.fakeProbability, self.headFakeProbabilities) = (frames, fakeProbability, headFakeProbabilities)
+            (self.startS, self.endS) = (startS, endS)
+            let statistics = GazeStatistics(gaze: gaze)
+            (gazeDispersionDeg, gazeStepDeg) = (statistics?.dispersionDeg, statistics?.stepDeg)
+        }
+    }
+
+    public struct SkippedClip: Encodable, Sendable {
+        var frames: [Int]
+        var reason: String
     }
 
     public struct Frame: Encodable, Sendable {
         var index: Int
+        /// Presentation time from the video's first frame (videos only).
+        var timeS: Double?
         var yawDeg: Double
         var pitchDeg: Double
         var gaze: [Double]
-        enum CodingKeys: String, CodingKey { case index, yawDeg = "yaw_deg", pitchDeg = "pitch_deg", gaze }
+        /// The face found and cropped (faces=detect and videos only).
+        var face: Face?
+        enum CodingKeys: String, CodingKey { case index, timeS = "time_s", yawDeg = "yaw_deg", pitchDeg = "pitch_deg", gaze, face }
+    }
+
+    /// `{box: [left, top, right, bottom], crop: [x, y, size], detected}` (video fixture SPEC section 4).
+    public struct Face: Encodable, Sendable {
+        var box: [Int]
+        var crop: [Int]
+        var detected: Bool
+    }
+
+    /// What was read: `{kind: "frames", frames_decoded}` or, for a video, also its size, rate and duration.
+    public struct Input: Encodable, Sendable {
+        var kind: String
+        var framesDecoded: Int
+        var width: Int?
+        var height: Int?
+        var fps: Double?
+        var durationS: Double?
+        enum CodingKeys: String, CodingKey {
+            case kind, framesDecoded = "frames_decoded", width, height, fps, durationS = "duration_s"
+        }
     }
 
     public struct Model: Encodable, Sendable {
@@ -54,9 +102,14 @@ public struct ScoreJSON: Encodable, Sendable {
         /// Time waiting for an inference worker (only the service knows it).
         var queueSeconds: Double?
         var networkSeconds: [String: Double]?
+        /// Face detection and cropping (faces=detect and videos).
+        var facesSeconds: Double?
+        /// Waiting on ffprobe and ffmpeg (videos).
+        var videoSeconds: Double?
         enum CodingKeys: String, CodingKey {
             case decodeSeconds = "decode_s", preprocessSeconds = "preprocess_s", forwardSeconds = "forward_s"
             case totalSeconds = "total_s", queueSeconds = "queue_s", networkSeconds = "networks_s"
+            case facesSeconds = "faces_s", videoSeconds = "video_s"
         }
     }
 
@@ -66,8 +119,14 @@ public struct ScoreJSON: Encodable, Sendable {
         fakeProbability = report.fakeProbability
         label = report.label
         threshold = report.threshold
-        clips = report.clips.map { Clip(frames: $0.frames, fakeProbability: $0.fakeProbability, headFakeProbabilities: $0.headFakeProbabilities) }
+        let gaze = Dictionary(report.frames.map { ($0.index, $0.gaze) }, uniquingKeysWith: { first, _ in first })
+        clips = report.clips.map { clip in
+            Clip(frames: clip.frames, fakeProbability: clip.fakeProbability, headFakeProbabilities: clip.headFakeProbabilities,
+                 gaze: clip.frames.compactMap { gaze[$0] })
+        }
+        skippedClips = []
         frames = report.frames.map { Frame(index: $0.index, yawDeg: $0.yawDeg, pitchDeg: $0.pitchDeg, gaze: $0.gaze) }
+        input = Input(kind: "frames", framesDecoded: report.frames.count)
         model = Model(report.model)
         let t = report.timings
         timings = Timings(decodeSeconds: t.decodeSeconds, preprocessSeconds: t.preprocessSeconds, forwardSeconds: t.forwardSeconds,
@@ -77,6 +136,7 @@ public struct ScoreJSON: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case requestID = "request_id", id
         case fakeProbability = "fake_probability", label, threshold, clips, frames, model, timings
+        case skippedClips = "skipped_clips", input
     }
 
     /// The service's compact encoder (sorted keys, so bodies are stable).

@@ -1,5 +1,6 @@
 import DFGaze
 import Foundation
+import JSONText
 import HTTPServer
 import Logging
 
@@ -7,6 +8,9 @@ import Logging
 /// use a slower or failing stand-in.
 public protocol VideoScorer: AnyObject, Sendable {
     func score(jpegs: [Data], options: ScoringOptions) throws -> ScoreReport
+    /// Scores the given clips (indices into `jpegs`; clips may share frames): the report's frames
+    /// are all of `jpegs`, its clips these. `DFGazeModel` has it; a stand-in gets a default.
+    func score(jpegs: [Data], clips: [[Int]], options: ScoringOptions) throws -> ScoreReport
     /// Which model and weights answer (reported by /readyz and in every score).
     var identity: ScoreReport.ModelIdentity { get }
     /// What `GET /v1/model` reports about the loaded model.
@@ -27,6 +31,10 @@ public final class ScoringService: @unchecked Sendable {
     var jobs: JobsAPI?
     /// Set when shutdown begins: readiness fails at once, before the listener closes.
     private var leaving = false
+    /// When shutdown's grace runs out (less a second to answer): work still running is cancelled then.
+    private var cancelAfter: DispatchTime?
+    /// Bytes of video bodies in the inference queue (`ServiceConfiguration.maxQueuedVideoBytes`).
+    private var queuedVideoBytes = 0
 
     /// `scorer` may be nil at start: the server answers health checks (not ready) while the
     /// weights load, then `setScorer` makes it ready.
@@ -34,6 +42,19 @@ public final class ScoringService: @unchecked Sendable {
                 server serverConfiguration: ServerConfiguration = ServerConfiguration(),
                 logger: Logger = Logger(label: "dfgaze")) throws {
         self.configuration = configuration
+        // The body limit is the service's to say: a video (raw, or a multipart body that may hold
+        // one) up to the video limit, everything else up to --max-body-bytes (checked again after
+        // parsing for a multipart body that held no video).
+        var serverConfiguration = serverConfiguration
+        if serverConfiguration.bodyLimit == nil {
+            let frames = serverConfiguration.maxBodyBytes
+            let video = max(frames, configuration.video.maxBytes + Self.multipartSlack)
+            serverConfiguration.bodyLimit = { method, _, headers in
+                guard method == .POST else { return frames }
+                let media = ScoreRequest.mediaType(headers["Content-Type"] ?? "")
+                return ScoreRequest.videoMediaTypes.contains(media) || media == "multipart/form-data" ? video : frames
+            }
+        }
         self.scorer = scorer
         self.logger = logger
         let metrics = self.metrics
@@ -90,6 +111,12 @@ public final class ScoringService: @unchecked Sendable {
 
     private var isLeaving: Bool { lock.withLock { leaving } || server.isDraining }
 
+    /// Bytes a multipart body may hold beyond its video part (fields, part headers).
+    static let multipartSlack = 1 << 20
+
+    /// True once shutdown's grace has run out: running work is cancelled (ffmpeg children killed).
+    var graceIsOver: Bool { lock.withLock { cancelAfter.map { DispatchTime.now() >= $0 } ?? false } }
+
     public func start() throws { try server.start(); jobs?.runner.start() }
 
     /// Graceful stop: reports not ready at once but keeps serving for `notReadyFor` seconds, so
@@ -103,6 +130,7 @@ public final class ScoringService: @unchecked Sendable {
 
     /// Stops accepting, reports not ready, finishes in-flight and queued requests within `grace`.
     public func shutdown(grace: TimeInterval) {
+        lock.withLock { cancelAfter = .now() + max(0, grace - 1) }
         server.shutdown(grace: grace)
         jobs?.runner.stop()  // running jobs go back to the queue
         queue.stop()
@@ -151,13 +179,33 @@ public final class ScoringService: @unchecked Sendable {
         let parsed: ScoreRequest
         let options = configuration.scoring
         do {
-            parsed = try ScoreRequest.parse(request, maxFrames: options.maxFrames)
+            parsed = try ScoreRequest.parse(request, maxFrames: options.maxFrames, maxBodyBytes: server.configuration.maxBodyBytes)
             // Cheap before taking a place in the queue.
-            try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: options.maxFrames)
+            if parsed.video == nil { try DFGazeModel.checkFrameCount(parsed.frames.count, maxFrames: options.maxFrames) }
+            if let windows = parsed.maxWindows, windows > configuration.maxWindows {
+                throw APIError(.badRequest, "max_windows must be 1...\(configuration.maxWindows), got \(windows)")
+            }
         } catch let error as APIError { return refuse(error) }
         catch let error as ScoringError { return refuse(APIError(error)) }
         catch { return refuse(APIError(.internalError, "cannot read the request")) }
+        // Video bodies wait in memory: their bytes in the queue are bounded.
+        let videoBytes = parsed.video?.count ?? 0
+        if videoBytes > 0 {
+            let admittedVideo = lock.withLock { () -> Bool in
+                guard queuedVideoBytes + videoBytes <= configuration.maxQueuedVideoBytes else { return false }
+                queuedVideoBytes += videoBytes
+                return true
+            }
+            guard admittedVideo else {
+                return refuse(APIError(.overloaded, "too many video bytes are waiting to be scored; retry after \(configuration.retryAfterSeconds) s"))
+            }
+        }
+        let release: @Sendable () -> Void = { [weak self] in
+            guard videoBytes > 0, let self else { return }
+            self.lock.withLock { self.queuedVideoBytes -= videoBytes }
+        }
         let accepted = queue.submit {
+            defer { release() }
             let queued = Double(DispatchTime.now().uptimeNanoseconds - admitted.uptimeNanoseconds) / 1e9
             // A client whose connection was reset while queued gets no inference: the work is
             // dropped (nothing is sent: nothing could be). A log and metric reason, not a status.
@@ -166,33 +214,40 @@ public final class ScoringService: @unchecked Sendable {
                 return
             }
             do throws(APIError) {
-                let body = try self.run(parsed, scorer: scorer, requestID: request.requestID, queueSeconds: queued)
+                // The client's reset and the end of the drain's grace cancel the work (and kill ffmpeg).
+                let body = try self.run(parsed, scorer: scorer, requestID: request.requestID, queueSeconds: queued,
+                                        isCancelled: { [weak self] in request.clientGone.isSet || (self?.graceIsOver ?? true) })
                 respond(.json(Array(body)))
             } catch {
+                if error.code == .cancelled {
+                    if request.clientGone.isSet { metrics.rejected(reason: "client_gone"); return }
+                    return refuse(APIError(.draining, "the server is shutting down; retry on another instance"))
+                }
                 refuse(error)
             }
         }
         if !accepted {
+            release()
             refuse(APIError(.overloaded, "the inference queue is full; retry after \(configuration.retryAfterSeconds) s"))
         }
     }
 
     /// Scores a parsed request: the /score JSON, or the error to report. What `POST /score` runs
-    /// on an inference worker, and what a job runs.
-    func run(_ parsed: ScoreRequest, scorer: VideoScorer, requestID: String?, queueSeconds: Double?) throws(APIError) -> Data {
-        do {
-            let report = try scorer.score(jpegs: parsed.frames, options: configuration.scoring)
-            if let queueSeconds { metrics.stage("queue", seconds: queueSeconds) }
-            metrics.stage("decode", seconds: report.timings.decodeSeconds)
-            metrics.stage("preprocess", seconds: report.timings.preprocessSeconds)
-            metrics.stage("forward", seconds: report.timings.forwardSeconds)
-            metrics.scored(frames: parsed.frames.count)
-            return try ScoreJSON(report, requestID: requestID, id: parsed.id, queueSeconds: queueSeconds).json()
-        } catch let error as ScoringError {
-            throw APIError(error)
-        } catch {
-            throw APIError(.internalError, "scoring failed")
-        }
+    /// on an inference worker, and what a job runs (`ScoringPipeline` does the work).
+    /// `progress(clipsDone, clipsTotal)` follows the clips (a video's: after each window);
+    /// `isCancelled` is polled between windows/clips and while ffmpeg runs (killed at once): the
+    /// call then throws `cancelled`.
+    func run(_ parsed: ScoreRequest, scorer: VideoScorer, requestID: String?, queueSeconds: Double?,
+             progress: @escaping @Sendable (_ clipsDone: Int, _ clipsTotal: Int) -> Void = { _, _ in },
+             isCancelled: @escaping @Sendable () -> Bool = { false }) throws(APIError) -> Data {
+        let result = try ScoringPipeline(configuration).score(parsed, scorer: scorer, requestID: requestID, queueSeconds: queueSeconds,
+                                                              progress: progress, isCancelled: isCancelled)
+        if let queueSeconds { metrics.stage("queue", seconds: queueSeconds) }
+        metrics.stage("decode", seconds: result.timings.decodeSeconds)
+        metrics.stage("preprocess", seconds: result.timings.preprocessSeconds)
+        metrics.stage("forward", seconds: result.timings.forwardSeconds)
+        metrics.scored(frames: result.frames.count)
+        do { return try result.json() } catch { throw APIError(.internalError, "cannot encode the score") }
     }
 
     /// nil when the request may proceed; otherwise the 401 to send.

@@ -1,5 +1,6 @@
 import DFGaze
 import Foundation
+import Video
 
 /// What the scoring service adds to the HTTP server's settings.
 public struct ServiceConfiguration: Sendable {
@@ -17,6 +18,16 @@ public struct ServiceConfiguration: Sendable {
     public var metricsNeedKey = false
     /// The /jobs routes and their store and workers (issue 19); nil: /jobs answers 404.
     public var jobs: JobsConfiguration? = nil
+    /// Video uploads: bytes (`--max-video-bytes`), seconds (`--max-video-seconds`), and the
+    /// ffprobe/ffmpeg children's limits.
+    public var video = VideoLimits()
+    public var videoTools = VideoTools()
+    /// Default and bound of a request's `max_windows` (`--max-windows`).
+    public var maxWindows = WindowRule.defaultMaxWindows
+    /// Bytes of video bodies admitted to the inference queue at once (waiting or being scored);
+    /// a video past it is refused with 503 `overloaded`. Bounds the memory queued uploads hold
+    /// (each body is in memory from its upload to its answer). Default: two videos of the largest size.
+    public var maxQueuedVideoBytes = 2 * VideoLimits().maxBytes
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Tensors
 #if canImport(Glibc)
 import Glibc
@@ -90,7 +91,7 @@ public enum SafeTensorsWriter {
             fields.append((name, "{\"data_offsets\":[\(offset),\(end)],\"dtype\":\"F32\",\"shape\":[\(dims)]}"))
             offset = end
         }
-        if !metadata.isEmpty { fields.append(("__metadata__", object(metadata.map { ($0.key, quoted($0.value)) }))) }
+        if !metadata.isEmpty { fields.append(("__metadata__", object(metadata.map { ($0.key, jsonString($0.value)) }))) }
         var json = Array(object(fields).utf8)
         json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
         return json
@@ -98,20 +99,6 @@ public enum SafeTensorsWriter {
 
     private static func object(_ fields: [(key: String, json: String)]) -> String {
         "{" + fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            .map { quoted($0.key) + ":" + $0.json }.joined(separator: ",") + "}"
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+            .map { jsonString($0.key) + ":" + $0.json }.joined(separator: ",") + "}"
     }
 }

@@ -51,23 +51,52 @@ func limitMallocArenas() {
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Score the face frames of one video (JPEG files, in order) and print the result as JSON.")
+        abstract: "Score one video (JPEG frames in order, or a video file) and print the result as JSON, the same JSON as POST /score.")
 
     @OptionGroup var model: ModelOptions
 
     @Option(help: "Fake probability at or above which the label is \"fake\".")
     var threshold: Double = 0.5
 
-    @Argument(help: "JPEG face frames in temporal order (at least 4).")
-    var frames: [String]
+    @Option(help: "given: the frames are face crops; detect: whole frames, the faces are found and cropped as the training data's were.")
+    var faces: String = "given"
+
+    @Option(help: "A video file (mp4, mov, webm, mkv) instead of frames: windows of 32 frames, frames +0/8/16/24 of each.")
+    var video: String?
+
+    @Option(help: "Most windows of the video scored, spread evenly over it.")
+    var maxWindows: Int = 32
+
+    @Argument(help: "JPEG frames in temporal order (at least 4): face crops, or whole frames with --faces detect.")
+    var frames: [String] = []
+
+    func validate() throws {
+        guard ScoreRequest.Faces(rawValue: faces) != nil else { throw ValidationError("--faces must be given or detect") }
+        guard (video == nil) != frames.isEmpty else { throw ValidationError("give either frames or --video FILE") }
+        guard maxWindows >= 1 else { throw ValidationError("--max-windows must be at least 1") }
+        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
+    }
 
     func run() throws {
-        let jpegs = try frames.map { path -> Data in
+        func read(_ path: String) throws -> Data {
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
             catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
         }
+        var request = ScoreRequest(faces: ScoreRequest.Faces(rawValue: faces)!, threshold: threshold, maxWindows: maxWindows)
+        if let video { request.video = try read(video); request.faces = .detect } else { request.frames = try frames.map(read) }
         Parallel.use(threads: ProcessInfo.processInfo.activeProcessorCount)
-        let report = try model.load().score(jpegs: jpegs, options: ScoringOptions(threshold: threshold, maxFrames: max(64, jpegs.count)))
-        print(String(decoding: try ScoreJSON(report).json(pretty: true), as: UTF8.self))
+        var pipeline = ScoringPipeline()
+        pipeline.scoring = ScoringOptions(threshold: threshold, maxFrames: max(64, request.frames.count))
+        pipeline.maxWindows = maxWindows
+        let scorer = try model.load()
+        let result: ScoreJSON
+        do throws(APIError) {
+            result = try pipeline.score(request, scorer: scorer)
+        } catch {
+            // The error as /score reports it (its JSON envelope, without a request id), exit status 1.
+            FileHandle.standardError.write(Data("error: \(error.code.rawValue): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(String(decoding: try result.json(pretty: true), as: UTF8.self))
     }
 }

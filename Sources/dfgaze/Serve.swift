@@ -28,8 +28,14 @@ struct Serve: ParsableCommand {
     var maxPixels: Int = Env.int("DFGAZE_MAX_PIXELS") ?? 16_000_000
     @Option(help: "Longest side a frame may declare. [DFGAZE_MAX_SIDE]")
     var maxSide: Int = Env.int("DFGAZE_MAX_SIDE") ?? 8192
-    @Option(help: "Largest request body in bytes. [DFGAZE_MAX_BODY_BYTES]")
+    @Option(help: "Largest request body in bytes, for frames (a video has --max-video-bytes). [DFGAZE_MAX_BODY_BYTES]")
     var maxBodyBytes: Int = Env.int("DFGAZE_MAX_BODY_BYTES") ?? 32 * 1024 * 1024
+    @Option(help: "Largest video upload in bytes (a raw video/* body, or a multipart body with a part named video); beyond it 413. [DFGAZE_MAX_VIDEO_BYTES]")
+    var maxVideoBytes: Int = Env.int("DFGAZE_MAX_VIDEO_BYTES") ?? 256 * 1024 * 1024
+    @Option(help: "Longest video in seconds (container duration and frame times); beyond it 413 video_too_long. Longer videos: POST /jobs. [DFGAZE_MAX_VIDEO_SECONDS]")
+    var maxVideoSeconds: Double = Env.double("DFGAZE_MAX_VIDEO_SECONDS") ?? 600
+    @Option(help: "Most windows (clips) scored per video, spread evenly over it; the default and the bound of a request's max_windows. [DFGAZE_MAX_WINDOWS]")
+    var maxWindows: Int = Env.int("DFGAZE_MAX_WINDOWS") ?? 32
     @Option(help: "Largest header section in bytes. [DFGAZE_MAX_HEADER_BYTES]")
     var maxHeaderBytes: Int = Env.int("DFGAZE_MAX_HEADER_BYTES") ?? 16 * 1024
     @Option(help: "Most open connections. [DFGAZE_MAX_CONNECTIONS]")
@@ -140,6 +146,7 @@ struct Serve: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be in [0, 1]") }
         guard maxFrames >= DFGazeModel.framesPerClip else { throw ValidationError("--max-frames must be at least 4") }
+        guard maxVideoBytes >= 1, maxVideoSeconds > 0, maxWindows >= 1 else { throw ValidationError("--max-video-bytes, --max-video-seconds and --max-windows must be positive") }
         guard workers >= 1, (threadCount ?? 1) >= 1, queueDepth >= 0, maxConnections >= 1 else { throw ValidationError("--workers, --threads and --max-connections must be positive, --queue-depth not negative") }
         guard jobWorkers >= 0, jobLeaseSeconds >= 1, maxQueuedJobs >= 1 else { throw ValidationError("--job-workers must not be negative, --job-lease-seconds and --max-queued-jobs positive") }
         guard Self.duration(jobTtl) != nil else { throw ValidationError("--job-ttl: seconds, or a number with s, m, h or d (24h)") }
@@ -159,6 +166,10 @@ struct Serve: ParsableCommand {
         service.workers = workers
         service.queueDepth = queueDepth
         service.metricsNeedKey = metricsNeedKey
+        service.video.maxBytes = maxVideoBytes
+        service.video.maxSeconds = maxVideoSeconds
+        service.maxWindows = maxWindows
+        service.maxQueuedVideoBytes = 2 * maxVideoBytes
         if let apiKeysPath { service.apiKeys = try APIKeys(contentsOf: URL(fileURLWithPath: apiKeysPath)) }
         service.jobs = try jobsConfiguration()
         if let jobs = service.jobs {

@@ -103,6 +103,22 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertNil(status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 010\r\n\r\n0123456789", limits: .init(maxBodyBytes: 10)))
     }
 
+    /// `Limits.bodyLimit` decides each request's body limit from its head, in place of
+    /// `maxBodyBytes`, for both framings; requests it does not widen keep `maxBodyBytes`.
+    func testBodyLimitFromTheRequestHead() {
+        var limits = HTTPRequestParser.Limits(maxBodyBytes: 10)
+        limits.bodyLimit = { method, path, headers in
+            method == .POST && path == "/v" && headers["Content-Type"] == "video/mp4" ? 20 : 10
+        }
+        let video = "POST /v?x=1 HTTP/1.1\r\nHost: h\r\nContent-Type: video/mp4\r\n"
+        XCTAssertNil(status(video + "Content-Length: 20\r\n\r\n" + String(repeating: "a", count: 20), limits: limits))
+        XCTAssertEqual(status(video + "Content-Length: 21\r\n\r\n", limits: limits), 413)
+        XCTAssertNil(status(video + "Transfer-Encoding: chunked\r\n\r\n14\r\n" + String(repeating: "a", count: 20) + "\r\n0\r\n\r\n", limits: limits))
+        XCTAssertEqual(status(video + "Transfer-Encoding: chunked\r\n\r\n14\r\n" + String(repeating: "a", count: 20) + "\r\n1\r\n", limits: limits), 413)
+        XCTAssertEqual(status("POST /v HTTP/1.1\r\nHost: h\r\nContent-Type: image/jpeg\r\nContent-Length: 11\r\n\r\n", limits: limits), 413)
+        XCTAssertEqual(status("POST /w HTTP/1.1\r\nHost: h\r\nContent-Type: video/mp4\r\nContent-Length: 11\r\n\r\n", limits: limits), 413)
+    }
+
     func testTransferEncodingRules() {
         XCTAssertEqual(status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"), 400)
         XCTAssertEqual(status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501)

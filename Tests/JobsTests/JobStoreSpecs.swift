@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Jobs
+import JSONText
 
 /// What both backends must do; SQLiteJobStoreTests and PostgresJobStoreTests run each on a fresh
 /// database of their kind.

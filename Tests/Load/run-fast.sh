@@ -22,6 +22,7 @@ run tls_and_keys "$here/tls_and_keys.sh"
 run haproxy "$here/haproxy.sh" 20
 run health_under_load python3 "$here/health_under_load.py" --seconds 15
 run haproxy_fast_checks "$here/haproxy_fast_checks.sh" 15
+run video_faults python3 "$here/video_faults.py"
 
 if (( ${#failed[@]} )); then echo "run-fast: FAILED: ${failed[*]} ($SECONDS s)"; exit 1; fi
 echo "run-fast: all passed ($SECONDS s)"

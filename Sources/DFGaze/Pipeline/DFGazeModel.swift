@@ -65,16 +65,31 @@ public final class DFGazeModel: @unchecked Sendable {
         guard count <= maxFrames else { throw ScoringError(.tooManyFrames, "at most \(maxFrames) frames per request, got \(count)") }
     }
 
-    /// Scores one video given as JPEG frames in order.
+    /// Scores one video given as JPEG frames in order: clips of 4 in upload order plus the last 4
+    /// (`clips(frameCount:)`).
     public func score(jpegs: [Data], options: ScoringOptions = ScoringOptions()) throws -> ScoreReport {
-        let start = DispatchTime.now()
         try Self.checkFrameCount(jpegs.count, maxFrames: options.maxFrames)
+        return try score(jpegs: jpegs, clips: Self.clips(frameCount: jpegs.count), options: options)
+    }
+
+    /// Scores the given clips (4 indices into `jpegs` each; clips may share frames) of JPEG frames,
+    /// e.g. face crops of the clips left after face detection. Every frame is run through the
+    /// backbones once, in order; the report's frames are all of `jpegs` (index = position in
+    /// `jpegs`), its clips these, the video's probability their mean. With the clips of
+    /// `clips(frameCount:)` this is exactly `score(jpegs:options:)`.
+    public func score(jpegs: [Data], clips clipIndices: [[Int]], options: ScoringOptions = ScoringOptions()) throws -> ScoreReport {
+        let start = DispatchTime.now()
+        guard !clipIndices.isEmpty, clipIndices.allSatisfy({ $0.count == Self.framesPerClip && $0.allSatisfy(jpegs.indices.contains) }) else {
+            throw ScoringError(.tooFewFrames, "a clip needs \(Self.framesPerClip) frames of the request")
+        }
+        guard jpegs.count <= options.maxFrames else {
+            throw ScoringError(.tooManyFrames, "at most \(options.maxFrames) frames per request, got \(jpegs.count)")
+        }
         let (inputs, decodeSeconds, preprocessSeconds) = try preprocess(jpegs, limits: options.jpegLimits)
         let forwardStart = DispatchTime.now()
-        let output = forward(inputs)
+        let output = forward(inputs, clips: clipIndices)
         let forwardSeconds = seconds(since: forwardStart)
 
-        let clipIndices = Self.clips(frameCount: jpegs.count)
         let clips = zip(clipIndices, output.clips).map { frames, out in
             ScoreReport.Clip(frames: frames, fakeProbability: out.fakeProbability,
                              headFakeProbabilities: out.headSoftmax.map { Double($0[0]) })
@@ -102,6 +117,11 @@ public final class DFGazeModel: @unchecked Sendable {
     /// The forward pass over normalised 3x224x224 frames (CHW each). The backbones run on groups
     /// of frames side by side, the aggregator with each operation split (`Parallel`).
     public func forward(_ frames: [[Float]]) -> Output {
+        forward(frames, clips: Self.clips(frameCount: frames.count))
+    }
+
+    /// The same with the clips given (indices into `frames`).
+    public func forward(_ frames: [[Float]], clips clipIndices: [[Int]]) -> Output {
         // Backbones run on batches of up to one clip's frames: memory stays bounded by the batch,
         // not by the request's frame count.
         var yaw: [Float] = [], pitch: [Float] = []
@@ -123,7 +143,7 @@ public final class DFGazeModel: @unchecked Sendable {
         let all = (gaze: FeatureMap.joiningBatches(gazeMaps), texture: FeatureMap.joiningBatches(textureMaps),
                    attribute: aam == nil ? nil : FeatureMap.joiningBatches(attributeMaps))
         // Clips may share frames (the last clip of a count not divisible by 4): gather per clip.
-        let order = Self.clips(frameCount: frames.count).flatMap { $0 }
+        let order = clipIndices.flatMap { $0 }
         let start = DispatchTime.now()
         let clips = psta(gaze: all.gaze.selectingBatch(order), texture: all.texture.selectingBatch(order),
                          attribute: all.attribute?.selectingBatch(order))

@@ -30,7 +30,7 @@ public struct ScoringError: Error, Sendable, Equatable, CustomStringConvertible 
 
 extension ScoringError {
     /// A frame's decoding problem as an API error.
-    init(imageError error: Error, frame: Int) {
+    public init(imageError error: Error, frame: Int) {
         switch error as? ImageError {
         case .tooLarge?:
             self.init(.imageTooLarge, "frame \(frame): \(error)", frame: frame)
