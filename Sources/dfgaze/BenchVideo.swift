@@ -1,6 +1,8 @@
 import DFGaze
 import Faces
+import ArgumentParser
 import Foundation
+import ScoringService
 import Video
 
 /// `dfgaze bench --video FILE` (issue 18's speed figures): the video scored window by window as
@@ -20,6 +22,42 @@ struct VideoBench {
         var scored = false
     }
 
+    /// The service's own path: `ScoringPipeline` (as `POST /score` with a video body runs it: its
+    /// detector, exact; its decoding: probe, then the sampled decode), stages as its timings give
+    /// them: `video_s` (waiting on ffprobe/ffmpeg), `faces_s` (detection + crop + JPEG), and the
+    /// networks' `decode_s + preprocess_s + forward_s`.
+    func runService(model dfgaze: DFGazeModel) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let pipeline = ScoringPipeline(maxWindows: max(maxWindows, WindowRule.defaultMaxWindows))
+        let start = DispatchTime.now()
+        let json = try pipeline.score(ScoreRequest(video: data, maxWindows: maxWindows), scorer: dfgaze).json()
+        let wallS = FacesBench.seconds(since: start)
+        guard let root = try JSONSerialization.jsonObject(with: json) as? [String: Any],
+              let t = root["timings"] as? [String: Any], let input = root["input"] as? [String: Any] else {
+            throw ValidationError("the pipeline's JSON has no timings")
+        }
+        func d(_ key: String) -> Double { (t[key] as? NSNumber)?.doubleValue ?? 0 }
+        let clips = (root["clips"] as? [Any])?.count ?? 0, skipped = (root["skipped_clips"] as? [Any])?.count ?? 0
+        let windows = clips + skipped, n = Double(max(windows, 1))
+        let totalS = d("total_s"), decodeS = d("video_s"), facesS = d("faces_s")
+        let networkS = d("decode_s") + d("preprocess_s") + d("forward_s")
+        return [
+            "video": path, "width": input["width"] ?? 0, "height": input["height"] ?? 0, "fps": input["fps"] ?? 0,
+            "frames": input["frames_decoded"] ?? 0, "duration_s": input["duration_s"] ?? 0,
+            "max_windows": maxWindows, "windows": windows, "scored_windows": clips,
+            "detection_mode": "service (ScoringPipeline: exact; probe + sampled decode)",
+            "total_s": totalS, "wall_s": wallS, "decode_s": decodeS, "faces_s": facesS, "network_s": networkS,
+            "forward_s": d("forward_s"),
+            "per_window_s": ["decode": decodeS / n, "faces": facesS / n, "network": networkS / n],
+            "decode_share": decodeS / totalS, "total_over_network": totalS / networkS,
+            "children_cpu_s": ResourceUsage.cpuSeconds(children: true),
+            "peak_rss_mib": ResourceUsage.peakRSSMiB(children: false),
+            "children_peak_rss_mib": ResourceUsage.peakRSSMiB(children: true),
+        ]
+    }
+
+    /// The same stages with a chosen detection mode (the pipeline has no mode of its own yet):
+    /// the one-run decode (`decode(_:maxWindows:)`), `FaceCropping.window`, the network.
     func run(model dfgaze: DFGazeModel) throws -> [String: Any] {
         let detector = try FaceDetector(mode: mode)
         let input = try VideoInput(path: path)
@@ -77,8 +115,8 @@ struct VideoBench {
         let per = f["per_window_s"] as! [String: Double]
         let total = f["total_s"] as! Double
         print("  stage       per window      total    share")
-        for stage in ["decode", "detect", "crop", "network"] {
-            let t = f["\(stage)_s"] as! Double
+        for stage in ["decode", "faces", "detect", "crop", "network"] {
+            guard let t = f["\(stage)_s"] as? Double else { continue }
             print(String(format: "  %@  %8.3f s  %8.2f s  %5.1f %%", stage.padding(toLength: 9, withPad: " ", startingAt: 0),
                          per[stage]!, t, 100 * t / total))
         }
