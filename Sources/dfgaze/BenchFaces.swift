@@ -111,7 +111,7 @@ struct FacesBench {
         print("  size        grayscale   detect exact   detect fast   crop+JPEG   faces (exact/fast)")
         for row in figures["sizes"] as! [[String: Any]] {
             let size = "\(row["width"]!)x\(row["height"]!)".padding(toLength: 10, withPad: " ", startingAt: 0)
-            print(String(format: "  %@  %7.1f ms   %9.1f ms   %8.1f ms   %6.1f ms   %@/%@", size,
+            print(String(format: "  %@  %7.1f ms   %9.1f ms   %8.1f ms   %6.2f ms   %@/%@", size,
                          1000 * (row["grayscale_s"] as! Double), 1000 * (row["detect_exact_s"] as! Double),
                          1000 * (row["detect_fast_s"] as! Double), 1000 * (row["crop_jpeg_s"] as? Double ?? .nan),
                          "\(row["faces_exact"]!)", "\(row["faces_fast"]!)"))
