@@ -72,7 +72,8 @@ let package = Package(
         // routes or the model: it stores opaque request bytes and opaque result JSON.
         .target(name: "Jobs", dependencies: ["CSQLite", "CPostgres", "COpenSSL", "JSONText"]),
         .executableTarget(name: "dfgaze", dependencies: [
-            "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc", "Faces",
+            "ScoringService", "DFGaze", "Weights", "Imaging", "Tensors", "CMalloc",
+            "Faces", "Video",  // dfgaze score --face-detection, bench --faces / --video
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

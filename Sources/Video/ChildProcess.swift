@@ -69,7 +69,10 @@ public struct VideoLimits: Sendable, Equatable {
     /// ffmpeg run hold until `N` is known. ffmpeg holds them in the decoder's pixel format (half
     /// of that for 8-bit 4:2:0, up to twice for 16-bit 4:4:4), under `addressSpaceBytes`.
     /// Above it, the two-pass path (ffprobe's frame pass, then a streaming decode) is taken.
-    public var maxHeldBytes: Int = 768 << 20
+    /// 384 MiB: 32 windows of 1280x720 take the one run (ffmpeg ~270 MiB), 1920x1080 the two
+    /// passes (~120 MiB instead of ~530), so that the server (~835 MiB) and two decoding children
+    /// stay under the deployments' 1536 MiB (docs/performance.md, "Faces and video").
+    public var maxHeldBytes: Int = 384 << 20
     /// Bytes of a child's stderr kept for the error message.
     public var stderrBytes: Int = 8192
 

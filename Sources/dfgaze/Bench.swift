@@ -1,13 +1,16 @@
 import ArgumentParser
 import DFGaze
+import Faces
 import Foundation
+import Imaging
 import ScoringService
 import Tensors
 
 /// Speed figures for one clip, measured in one process so ratios are comparable on a noisy machine.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time one clip end to end (JPEG bytes in, JSON out) and per stage, with GFLOP/s beside the machine's sgemm rate.")
+        abstract: "Time one clip end to end (JPEG bytes in, JSON out) and per stage, with GFLOP/s beside the machine's sgemm rate.",
+        discussion: "--faces times face detection and cropping instead; --video FILE times a video scored window by window.")
 
     @OptionGroup var model: ModelOptions
 
@@ -21,6 +24,16 @@ struct Bench: ParsableCommand {
     var json = false
     @Argument(help: "The clip's JPEG frames (4). Default: the repo's fixture clip a_0..a_3.")
     var frames: [String] = []
+    @Flag(help: "Face detection per frame at 512x512, 1280x720 and 1920x1080 (exact and fast modes), crop + JPEG, and a clip of 4 whole 1280x720 frames end to end against its network time alone.")
+    var faces = false
+    @Option(help: "The whole frame --faces scales and pads to each size (it must hold a face).")
+    var faceFrame = "Tests/Fixtures/dfgaze-video-v1/frames/astronaut.jpg"
+    @Option(help: "Time this video scored window by window: decode, detection, crop and network per window and in total, peak RSS.")
+    var video: String?
+    @Option(help: "Windows scored with --video (SPEC section 2).")
+    var maxWindows = 32
+    @Option(help: "With --video: service (the service's ScoringPipeline, exact detector), or exact / fast (the same stages timed one by one, with that detection mode and the one-run decode).")
+    var detection = "service"
 
     /// How the cores are shared: backbone frame groups, then operations split within a group.
     private func sharing(groups: Int) -> String {
@@ -37,6 +50,7 @@ struct Bench: ParsableCommand {
         BLAS.setThreads(cores)
         let sgemm = BLAS.sgemmGFLOPS(size: 2048, repeats: 3)
         if openblasThreads { Parallel.width = 1 } else { Parallel.use(threads: cores) }
+        if faces || video != nil { return try runFacesOrVideo(cores: cores) }
         // Threads calling sgemm at once: their summed GEMM seconds are shared out over them.
         let gemmCallers = Double(Parallel.width)
         let paths = frames.isEmpty ? (0..<4).map { "Tests/Fixtures/dfgaze-demo-v1/frames/a_\($0).jpg" } : frames
@@ -119,6 +133,35 @@ struct Bench: ParsableCommand {
                      floor, forward / floor))
         print(String(format: "  cold start  %.2f s (weights mapped, verified, BatchNorm folded)", coldStart))
         print(String(format: "  peak RSS    %.0f MiB", Double(peakResidentKiB()) / 1024))
+    }
+
+    /// `--faces` or `--video`: the face and video stages, beside the networks they feed.
+    private func runFacesOrVideo(cores: Int) throws {
+        guard faces != (video != nil) else { throw ValidationError("--faces and --video are separate runs") }
+        let mode = FaceDetectionMode(rawValue: detection)
+        guard mode != nil || detection == "service" else { throw ValidationError("--detection is service, exact or fast") }
+        guard maxWindows >= 1 else { throw ValidationError("--max-windows must be positive") }
+        let dfgaze = try model.load()
+        let figures: [String: Any]
+        if let video {
+            let bench = VideoBench(path: video, maxWindows: maxWindows, mode: mode ?? .exact)
+            figures = try mode == nil ? bench.runService(model: dfgaze) : bench.run(model: dfgaze)
+        } else {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: faceFrame)) }
+            catch { throw ValidationError("cannot read \(faceFrame) (run from the repo root, or pass --face-frame)") }
+            figures = try FacesBench(source: try JPEG.decode(data), runs: max(1, runs)).run(model: dfgaze)
+        }
+        if json {
+            var all = figures
+            all["threads"] = cores
+            let data = try JSONSerialization.data(withJSONObject: all, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else if video != nil {
+            VideoBench.printText(figures, threads: cores)
+        } else {
+            FacesBench.printText(figures, threads: cores)
+        }
     }
 
     /// VmHWM of this process, in KiB.
