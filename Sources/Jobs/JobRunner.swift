@@ -26,6 +26,8 @@ public struct JobRunnerConfiguration: Sendable {
     public var webhookAllowedHosts: Set<String> = []
     /// Connect, send and answer timeout of one webhook attempt.
     public var webhookTimeout: Double = 10
+    /// `--webhook-ca-file`: PEM certificates trusted for https callbacks besides the system CA store.
+    public var webhookCAFile: String?
     /// How often finished jobs past `--job-ttl` are deleted.
     public var cleanupInterval: Double = 60
     /// Called after each webhook attempt (for a metrics counter).
@@ -272,7 +274,8 @@ public final class JobRunner: @unchecked Sendable {
                     headers.append(("X-DFGaze-Signature", WebhookSignature.header(body: body, secret: secret)))
                 }
                 do {
-                    status = try OutboundHTTP.post(target, headers: headers, body: body, timeout: configuration.webhookTimeout)
+                    status = try OutboundHTTP.post(target, headers: headers, body: body, timeout: configuration.webhookTimeout,
+                                                 caFile: configuration.webhookCAFile)
                 } catch let error as OutboundHTTP.Failure {
                     failure = error.message
                 } catch {

@@ -15,6 +15,8 @@ public struct WebhookTarget: Equatable, Sendable {
     /// The `Host` header value (brackets kept for IPv6).
     public var hostHeader: String
     public var isIPv6Literal: Bool
+    /// https://: the request goes through a verified TLS client session.
+    public var isHTTPS: Bool = false
 }
 
 /// Why a callback URL is refused (the HTTP layer answers 400 `bad_callback_url` with the message).
@@ -29,7 +31,7 @@ public enum CallbackURLError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .tooLong: return "callback_url is longer than 2048 characters"
         case .malformed(let why): return "callback_url is malformed: \(why)"
-        case .schemeNotAllowed: return "callback_url must be an http:// URL"
+        case .schemeNotAllowed: return "callback_url must be an http:// or https:// URL"
         case .userinfoNotAllowed: return "callback_url must not contain user information (user@ or user:password@)"
         case .hostNotAllowed(let host): return "callback_url host '\(host)' is not in --webhook-allow"
         }
@@ -47,12 +49,12 @@ public enum WebhookURL {
         }.filter { !$0.isEmpty })
     }
 
-    /// Checks a callback URL without any network access: `http://host[:port][/path][?query]`, ASCII
+    /// Checks a callback URL without any network access: `http(s)://host[:port][/path][?query]`, ASCII
     /// with no spaces or control characters, at most 2048 characters, no user information, no
     /// fragment; host a name (letters, digits, '-' and '.'), an IPv4 literal, or a bracketed IPv6
     /// literal (no zone id); and the host, as written (lowercased), in `allowedHosts`. Nothing is
     /// resolved, so "127.1" or "0x7f.0.0.1" only pass if written so in the allow list (and names are
-    /// looked up only once allowed). https:// is refused: the outbound client speaks plain HTTP only.
+    /// looked up only once allowed). The default port is 80 for http and 443 for https.
     public static func validate(_ url: String, allowedHosts: Set<String>) -> Result<WebhookTarget, CallbackURLError> {
         let bytes = Array(url.utf8)
         guard bytes.count <= 2048 else { return .failure(.tooLong) }
@@ -61,7 +63,9 @@ public enum WebhookURL {
         }
         guard let schemeEnd = url.range(of: "://") else { return .failure(.malformed("no scheme")) }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "http" else { return .failure(.schemeNotAllowed) }
+        guard scheme == "http" || scheme == "https" else { return .failure(.schemeNotAllowed) }
+        let https = scheme == "https"
+        let defaultPort = https ? 443 : 80
         let rest = url[schemeEnd.upperBound...]
         if rest.contains("#") { return .failure(.malformed("fragments are not allowed")) }
         if rest.contains("\\") { return .failure(.malformed("backslashes are not allowed")) }
@@ -101,7 +105,7 @@ public enum WebhookURL {
                 return .failure(.malformed("the host must be a name, an IPv4 address or a bracketed IPv6 address"))
             }
         }
-        var port = 80
+        var port = defaultPort
         if let portText {
             guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy(\.isASCIIDigit), let p = Int(portText), (1...65535).contains(p) else {
                 return .failure(.malformed("bad port"))
@@ -109,8 +113,8 @@ public enum WebhookURL {
             port = p
         }
         guard allowedHosts.contains(host) else { return .failure(.hostNotAllowed(host)) }
-        let hostHeader = (ipv6 ? "[\(host)]" : host) + (port == 80 ? "" : ":\(port)")
-        return .success(WebhookTarget(host: host, port: port, pathAndQuery: pathAndQuery, hostHeader: hostHeader, isIPv6Literal: ipv6))
+        let hostHeader = (ipv6 ? "[\(host)]" : host) + (port == defaultPort ? "" : ":\(port)")
+        return .success(WebhookTarget(host: host, port: port, pathAndQuery: pathAndQuery, hostHeader: hostHeader, isIPv6Literal: ipv6, isHTTPS: https))
     }
 }
 
@@ -136,13 +140,15 @@ public enum WebhookSignature {
     }
 }
 
-/// A one-request HTTP/1.1 client on POSIX sockets: connect with a timeout, send, read the status
-/// line with a timeout, close. It never follows redirects (a 3xx is just a status) and resolves
-/// only the target's host (which `WebhookURL.validate` allowed).
+/// A one-request HTTP/1.1 client on POSIX sockets: connect with a timeout, (for https) a verified
+/// TLS client session, send, read the status line with a timeout, close. It never follows
+/// redirects (a 3xx is just a status) and resolves only the target's host (which
+/// `WebhookURL.validate` allowed).
 enum OutboundHTTP {
     struct Failure: Error { var message: String }
 
-    static func post(_ target: WebhookTarget, headers: [(String, String)], body: Data, timeout: Double) throws -> Int {
+    /// `caFile`: PEM certificates trusted for https besides the system store (`--webhook-ca-file`).
+    static func post(_ target: WebhookTarget, headers: [(String, String)], body: Data, timeout: Double, caFile: String? = nil) throws -> Int {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = target.isIPv6Literal ? AF_INET6 : AF_UNSPEC
@@ -166,7 +172,13 @@ enum OutboundHTTP {
                 lastError = failure.message
                 continue
             }
-            return try exchange(fd, target: target, headers: headers, body: body, timeout: timeout)
+            if target.isHTTPS {
+                let session = try TLSClientSession(fd: fd, target: target, caFile: caFile)
+                return try exchange(target: target, headers: headers, body: body, timeout: timeout,
+                                    send: session.send, receive: session.receive)
+            }
+            return try exchange(target: target, headers: headers, body: body, timeout: timeout,
+                                send: { try plainSend(fd, $0) }, receive: { try plainReceive(fd, $0) })
         }
         throw Failure(message: lastError)
     }
@@ -190,28 +202,39 @@ enum OutboundHTTP {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    private static func exchange(_ fd: Int32, target: WebhookTarget, headers: [(String, String)], body: Data, timeout: Double) throws -> Int {
+    /// Writes all bytes (the socket's SO_SNDTIMEO bounds each write).
+    private static func plainSend(_ fd: Int32, _ raw: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < raw.count {
+            let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            guard n > 0 else { throw Failure(message: n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "send timed out" : "send failed") }
+            offset += n
+        }
+    }
+
+    /// Reads some bytes; 0 at the end of the answer (SO_RCVTIMEO bounds the wait).
+    private static func plainReceive(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw Failure(message: "response timed out") }
+        return max(n, 0)
+    }
+
+    private static func exchange(target: WebhookTarget, headers: [(String, String)], body: Data, timeout: Double,
+                                 send: (UnsafeRawBufferPointer) throws -> Void,
+                                 receive: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
         var head = "POST \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         var request = Data(head.utf8)
         request.append(body)
-        try request.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                guard n > 0 else { throw Failure(message: n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "send timed out" : "send failed") }
-                offset += n
-            }
-        }
+        try request.withUnsafeBytes { try send($0) }
         // Only the status line matters: "HTTP/1.1 200 OK\r\n".
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 1024)
         let deadline = Date().addingTimeInterval(timeout)
         while !response.contains(UInt8(ascii: "\n")) && response.count < 8192 {
             guard Date() < deadline else { throw Failure(message: "response timed out") }
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw Failure(message: "response timed out") }
+            let n = try buffer.withUnsafeMutableBytes { try receive($0) }
             guard n > 0 else { break }
             response += buffer.prefix(n)
         }

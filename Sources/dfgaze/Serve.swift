@@ -95,6 +95,8 @@ struct Serve: ParsableCommand {
     var webhookSecret: String?
     @Option(help: "File holding the webhook secret. [DFGAZE_WEBHOOK_SECRET_FILE]")
     var webhookSecretFile: String?
+    @Option(help: "PEM CA certificates trusted for https callback URLs besides the system store. [DFGAZE_WEBHOOK_CA_FILE]")
+    var webhookCaFile: String?
 
     // Optional settings: the flag, else the environment variable.
     var threadCount: Int? { threads ?? Env.int("DFGAZE_THREADS") }
@@ -139,6 +141,7 @@ struct Serve: ParsableCommand {
             secret = text.hasSuffix("\n") ? String(text.dropLast()) : text
         }
         jobs.runner.webhookSecret = secret
+        jobs.runner.webhookCAFile = webhookCaFile ?? Env.string("DFGAZE_WEBHOOK_CA_FILE")
         return jobs
     }
 

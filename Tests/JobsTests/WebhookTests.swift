@@ -26,6 +26,20 @@ final class CallbackURLTests: XCTestCase {
         XCTAssertEqual(target("http://[2001:DB8::7]?q")?.pathAndQuery, "/?q")
     }
 
+    func testHTTPSURLsFollowTheSameRulesWithPort443() {
+        XCTAssertEqual(target("https://127.0.0.1/hook"),
+                       WebhookTarget(host: "127.0.0.1", port: 443, pathAndQuery: "/hook", hostHeader: "127.0.0.1", isIPv6Literal: false, isHTTPS: true))
+        XCTAssertEqual(target("HTTPS://Hooks.Example.COM:8443?x")?.port, 8443)
+        XCTAssertEqual(target("HTTPS://Hooks.Example.COM:8443?x")?.hostHeader, "hooks.example.com:8443")
+        XCTAssertEqual(target("https://[::1]:443/")?.hostHeader, "[::1]", "443 is https's default port")
+        XCTAssertEqual(target("http://127.0.0.1:443/")?.hostHeader, "127.0.0.1:443", "but not http's")
+        XCTAssertEqual(target("http://127.0.0.1/")?.isHTTPS, false)
+        XCTAssertEqual(error("https://evil.example.com/"), .hostNotAllowed("evil.example.com"))
+        XCTAssertEqual(error("https://localhost/"), .hostNotAllowed("localhost"))
+        XCTAssertEqual(error("https://127.0.0.1@evil.example.com/"), .userinfoNotAllowed)
+        guard case .malformed? = error("https://127.0.0.1/#frag") else { return XCTFail("a fragment in an https URL was accepted") }
+    }
+
     func testHostsAreComparedAsWrittenWithoutResolving() {
         // All of these reach 127.0.0.1 or ::1 once resolved; none is written as allowed.
         for host in ["localhost", "127.1", "127.0.0.01", "0x7f.0.0.1", "2130706433", "127.0.0.1.", "[::ffff:127.0.0.1]", "[0:0:0:0:0:0:0:1]"] {
@@ -45,7 +59,8 @@ final class CallbackURLTests: XCTestCase {
     }
 
     func testMalformedURLsAreRefused() {
-        XCTAssertEqual(error("https://127.0.0.1/"), .schemeNotAllowed)
+        XCTAssertEqual(error("gopher://127.0.0.1/"), .schemeNotAllowed)
+        XCTAssertEqual(error("httpx://127.0.0.1/"), .schemeNotAllowed)
         XCTAssertEqual(error("ftp://127.0.0.1/"), .schemeNotAllowed)
         XCTAssertEqual(error("file:///etc/passwd"), .schemeNotAllowed)
         XCTAssertEqual(error(String(repeating: "a", count: 3000)), .tooLong)
@@ -71,14 +86,19 @@ final class Receiver {
     let port: Int
     let host: String
 
-    init(host: String = "127.0.0.1", secret: String, statuses: [Int], location: String = "") throws {
+    let tls: TestCertificate?
+
+    /// With `tls`, it serves HTTPS with that certificate and key.
+    init(host: String = "127.0.0.1", secret: String, statuses: [Int], location: String = "", tls: TestCertificate? = nil) throws {
         self.host = host
+        self.tls = tls
         log = FileManager.default.temporaryDirectory.appendingPathComponent("dfgaze-hook-\(UUID().uuidString).jsonl")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Jobs/webhook_receiver.py")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, "--host", host, "--secret", secret,
                              "--statuses", statuses.map(String.init).joined(separator: ","), "--log", log.path, "--location", location]
+            + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -95,7 +115,7 @@ final class Receiver {
         self.port = port
     }
 
-    var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/hook/path?tag=1" }
+    var url: String { "\(tls == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(port)/hook/path?tag=1" }
 
     var requests: [[String: Any]] {
         guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
