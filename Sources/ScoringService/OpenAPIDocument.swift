@@ -158,7 +158,7 @@ paths:
       description: |
         The body, query and fields are those of POST /score, checked the same way before the job is
         stored (a bad upload is a 4xx now, not a failed job later). Optional `callback_url` (a query
-        parameter, or a multipart or JSON field): an http:// URL whose host is literally one of
+        parameter, or a multipart or JSON field): an http:// or https:// URL whose host is literally one of
         --webhook-allow; when the job ends the service POSTs the job JSON there, signed with
         `X-DFGaze-Signature: sha256=<hex HMAC-SHA256 of the body>`, retrying with backoff.
       operationId: submitJob

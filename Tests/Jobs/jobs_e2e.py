@@ -298,7 +298,7 @@ def hostile(e: Expectations):
         e.check(s3 == 409 and a3["error"]["code"] == "idempotency_conflict", f"same key, other body: 409 ({s3})")
         # callback_url: userinfo, IPv6 literals, junk, other schemes, too long.
         for bad in ["http://user:pw@127.0.0.1/", "http://user@127.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
-                    "http://[::1", "http://127.0.0.1:99999/", "https://127.0.0.1/", "ftp://127.0.0.1/",
+                    "http://[::1", "http://127.0.0.1:99999/", "https://evil.example/", "ftp://127.0.0.1/",
                     "javascript:alert(1)", "http://127.0.0.1/" + "a" * 3000, "http://127.0.0.1\\@evil/",
                     "http://127.0.0.1#@evil/", "http://evil.example/", ""]:
             status, _, answer = call(p, "POST", "/jobs", json.dumps({"frames": json.loads(body)["frames"], "callback_url": bad}).encode(),

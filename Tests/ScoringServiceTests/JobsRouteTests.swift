@@ -145,7 +145,7 @@ final class JobsRouteTests: XCTestCase {
         XCTAssertEqual(threeFrames.errorCode, "too_few_frames")
         let text = try curl(["-H", "Content-Type: text/plain", "--data-binary", "hello", "\(url)/jobs"])
         XCTAssertEqual(text.status, 415)
-        for callback in ["http://user@127.0.0.1/", "http://[::1]/", "http://example.com/", "https://127.0.0.1/"] {
+        for callback in ["http://user@127.0.0.1/", "http://[::1]/", "http://example.com/", "https://example.com/", "gopher://127.0.0.1/"] {
             let refused = try curl(video8 + ["-F", "callback_url=\(callback)", "\(url)/jobs"])
             XCTAssertEqual(refused.status, 400, callback)
             XCTAssertEqual(refused.errorCode, "bad_callback_url", callback)
