@@ -65,24 +65,6 @@ final class JobsAPI: @unchecked Sendable {
             service()?.cancelJob(request) ?? starting.response(requestID: request.requestID)
         }
     }
-
-    /// `callback_url` from the query, or a multipart text field, or a top-level JSON string field.
-    static func callbackURL(body: [UInt8], contentType: String, query: [(name: String, value: String)]) throws(APIError) -> String? {
-        if let q = query.last(where: { $0.name == "callback_url" }) { return q.value }
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        switch mediaType {
-        case "multipart/form-data":
-            guard let parts = try? MultipartParser.parse(body: body, contentType: contentType) else { return nil }
-            return parts.last { !$0.isFile && $0.name == "callback_url" }.map { String(decoding: $0.body, as: UTF8.self) }
-        case "application/json":
-            guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                  let value = object["callback_url"], !(value is NSNull) else { return nil }
-            guard let text = value as? String else { throw APIError(.badCallbackURL, "callback_url must be a string") }
-            return text
-        default:
-            return nil
-        }
-    }
 }
 
 /// A job's failure as the API's error envelope.
@@ -192,8 +174,7 @@ extension ScoringService {
         let callback: String?
         do throws(APIError) {
             // The same checks as /score, before anything is stored.
-            _ = try admit(body: request.body, contentType: contentType, query: query)
-            callback = try JobsAPI.callbackURL(body: request.body, contentType: contentType, query: query)
+            callback = try admit(body: request.body, contentType: contentType, query: query).callbackURL
             if let callback, case .failure(let why) = WebhookURL.validate(callback, allowedHosts: jobs.allowedHosts) {
                 throw APIError(.badCallbackURL, why.description)
             }

@@ -7,7 +7,8 @@ import HTTPServer
 ///   named `video`; text fields `id`, `faces`, `threshold`, `max_windows`;
 /// - `application/json`: `{"frames": ["<base64 JPEG>", ...], "id", "faces", "threshold", "max_windows"}`;
 /// - a raw video body (`video/mp4`, `video/quicktime`, `video/webm`, `video/x-matroska`).
-/// `faces`, `threshold` and `max_windows` may also be query parameters (a body field wins).
+/// `faces`, `threshold`, `max_windows` and (for `POST /jobs`) `callback_url` may also be query
+/// parameters (a body field wins).
 public struct ScoreRequest: Sendable {
     /// `faces=given`: the frames are face crops (as before); `faces=detect`: whole frames, the
     /// service finds and crops the faces (a video is always `detect`).
@@ -22,6 +23,8 @@ public struct ScoreRequest: Sendable {
     public var threshold: Double?
     /// Per-request window count for a video (default and bound: the service's `--max-windows`).
     public var maxWindows: Int?
+    /// Where `POST /jobs` posts the finished job (checked there against `--webhook-allow`).
+    public var callbackURL: String?
 
     public init(frames: [Data] = [], id: String? = nil, faces: Faces = .given, video: Data? = nil,
                 threshold: Double? = nil, maxWindows: Int? = nil) {
@@ -32,6 +35,9 @@ public struct ScoreRequest: Sendable {
         self.threshold = threshold
         self.maxWindows = maxWindows
     }
+
+    /// The settings a query parameter or a body field may carry.
+    static let fieldNames: Set<String> = ["faces", "threshold", "max_windows", "callback_url"]
 
     /// In Unicode scalars (JSON Schema's `maxLength` counts code points), so also at most 1 KiB.
     static let maxIDLength = 256
@@ -56,7 +62,7 @@ public struct ScoreRequest: Sendable {
         let mediaType = mediaType(contentType)
         var parsed: ScoreRequest
         var fields: [String: String] = [:]
-        for item in query where ["faces", "threshold", "max_windows"].contains(item.name) { fields[item.name] = item.value }
+        for item in query where fieldNames.contains(item.name) { fields[item.name] = item.value }
         switch mediaType {
         case "multipart/form-data":
             parsed = try multipart(body, contentType: contentType, maxFrames: maxFrames, fields: &fields)
@@ -85,6 +91,7 @@ public struct ScoreRequest: Sendable {
             guard let w = Int(text), w >= 1 else { throw APIError(.badRequest, "max_windows must be a positive integer") }
             parsed.maxWindows = w
         }
+        parsed.callbackURL = fields["callback_url"]
         if parsed.video != nil {
             guard parsed.faces == .detect || fields["faces"] == nil else {
                 throw APIError(.badRequest, "a video's faces are always found by the service (faces=detect)")
@@ -116,7 +123,7 @@ public struct ScoreRequest: Sendable {
                 frames.append(Data(part.body))
             } else if part.name == "id" {
                 id = String(decoding: part.body, as: UTF8.self)
-            } else if ["faces", "threshold", "max_windows"].contains(part.name) {
+            } else if fieldNames.contains(part.name) {
                 fields[part.name] = String(decoding: part.body, as: UTF8.self)
             }
         }
@@ -130,7 +137,8 @@ public struct ScoreRequest: Sendable {
         var faces: String?
         var threshold: Double?
         var maxWindows: Int?
-        enum CodingKeys: String, CodingKey { case frames, id, faces, threshold, maxWindows = "max_windows" }
+        var callbackURL: String?
+        enum CodingKeys: String, CodingKey { case frames, id, faces, threshold, maxWindows = "max_windows", callbackURL = "callback_url" }
     }
 
     private static func json(_ body: [UInt8], maxFrames: Int, fields: inout [String: String]) throws(APIError) -> ScoreRequest {
@@ -143,6 +151,7 @@ public struct ScoreRequest: Sendable {
         if let faces = decoded.faces { fields["faces"] = faces }
         if let threshold = decoded.threshold { fields["threshold"] = String(threshold) }
         if let windows = decoded.maxWindows { fields["max_windows"] = String(windows) }
+        if let callback = decoded.callbackURL { fields["callback_url"] = callback }
         var frames: [Data] = []
         for (i, text) in decoded.frames.enumerated() {
             guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else {
