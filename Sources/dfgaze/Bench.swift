@@ -54,10 +54,7 @@ struct Bench: ParsableCommand {
         // Threads calling sgemm at once: their summed GEMM seconds are shared out over them.
         let gemmCallers = Double(Parallel.width)
         let paths = frames.isEmpty ? (0..<4).map { "Tests/Fixtures/dfgaze-demo-v1/frames/a_\($0).jpg" } : frames
-        let jpegs = try paths.map { path -> Data in
-            do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
-            catch { throw ValidationError("cannot read \(path) (run from the repo root, or pass frames)") }
-        }
+        let jpegs = try paths.map { try readFile($0, hint: "run from the repo root, or pass frames") }
 
         let loadStart = Date()
         let dfgaze = try model.load()
@@ -147,9 +144,7 @@ struct Bench: ParsableCommand {
             let bench = VideoBench(path: video, maxWindows: maxWindows, mode: mode ?? .exact)
             figures = try mode == nil ? bench.runService(model: dfgaze) : bench.run(model: dfgaze)
         } else {
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: faceFrame)) }
-            catch { throw ValidationError("cannot read \(faceFrame) (run from the repo root, or pass --face-frame)") }
+            let data = try readFile(faceFrame, hint: "run from the repo root, or pass --face-frame")
             figures = try FacesBench(source: try JPEG.decode(data), runs: max(1, runs)).run(model: dfgaze)
         }
         if json {

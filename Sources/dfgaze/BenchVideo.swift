@@ -27,7 +27,7 @@ struct VideoBench {
     /// them: `video_s` (waiting on ffprobe/ffmpeg), `faces_s` (detection + crop + JPEG), and the
     /// networks' `decode_s + preprocess_s + forward_s`.
     func runService(model dfgaze: DFGazeModel) throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let data = try readFile(path)
         let pipeline = ScoringPipeline(maxWindows: max(maxWindows, WindowRule.defaultMaxWindows))
         let start = DispatchTime.now()
         let json = try pipeline.score(ScoreRequest(video: data, maxWindows: maxWindows), scorer: dfgaze).json()

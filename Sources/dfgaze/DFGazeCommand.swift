@@ -37,6 +37,12 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// A file the user named, or a usage error saying which and why (`hint`: what to do instead).
+func readFile(_ path: String, hint: String? = nil) throws -> Data {
+    do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
+    catch { throw ValidationError("cannot read \(path): \(hint ?? error.localizedDescription)") }
+}
+
 /// One malloc arena per core (unless MALLOC_ARENA_MAX says otherwise), not glibc's default of up
 /// to eight per core. The forward pass allocates few, large buffers from several threads (frame
 /// groups, workers); each arena keeps what its threads freed, and with an arena per thread resident
@@ -82,12 +88,8 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        func read(_ path: String) throws -> Data {
-            do { return try Data(contentsOf: URL(fileURLWithPath: path)) }
-            catch { throw ValidationError("cannot read \(path): \(error.localizedDescription)") }
-        }
         var request = ScoreRequest(faces: ScoreRequest.Faces(rawValue: faces)!, threshold: threshold, maxWindows: maxWindows)
-        if let video { request.video = try read(video); request.faces = .detect } else { request.frames = try frames.map(read) }
+        if let video { request.video = try readFile(video); request.faces = .detect } else { request.frames = try frames.map { try readFile($0) } }
         Parallel.use(threads: ProcessInfo.processInfo.activeProcessorCount)
         var pipeline = ScoringPipeline()
         pipeline.scoring = ScoringOptions(threshold: threshold, maxFrames: max(64, request.frames.count))
